@@ -1,0 +1,1 @@
+from . import negative_distillation  # noqa: F401

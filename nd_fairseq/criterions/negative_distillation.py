@@ -1,0 +1,369 @@
+"""The negative-distillation loss (Li et al., NAACL 2022, Eq. 6-16).
+
+    L = (1 - a) L_mle + a (w_pred L_pred + w_hid sum_l L_hid^l + w_att sum_l L_att^l)
+
+per sample, where L_mle is fairseq's label-smoothed cross entropy (a sum over the response's
+tokens), L_pred the soft unlikelihood against the negative teacher (Eq. 6, also a sum over
+tokens) and L_hid^l, L_att^l the MRSE of decoder layer l's output hidden states and raw
+self-attention scores (Eq. 8-12, each a mean over that sample's valid elements). The batch
+loss is the sum of the per-sample losses; fairseq then divides it by ``sample_size`` (target
+tokens, or sentences with --sentence-avg), so every term keeps the weight Eq. 13 gives it in
+one sample, whatever the batch size.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from fairseq import utils
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+)
+from fairseq.logging import metrics
+from torch import Tensor
+
+# Rows of B*T x V processed at a time by the soft unlikelihood, so that its float32
+# temporaries stay a few MB instead of several copies of the full logits.
+_ROW_CHUNK_ELEMENTS = 1 << 22
+
+
+def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
+    """Eq. 15-16: a = lam * e^-z / (e^-z + 1)^2 with z = beta * (step - gamma).
+
+    ``beta`` defaults to 6 / gamma (the paper's setting). The peak, at step = gamma, is lam / 4.
+    Written as lam * s(z) * s(-z) with s the logistic function, evaluated through |z| (the
+    function is even) so that no exp overflows.
+    """
+    if beta is None:
+        beta = 6.0 / gamma
+    e = math.exp(-abs(beta * (float(step) - gamma)))
+    return lam * e / (1.0 + e) ** 2
+
+
+def log1m_softmax(logits: Tensor) -> Tensor:
+    """log(1 - softmax(logits)) along the last dim, accurate also where one probability -> 1.
+
+    ``log1p(-p)`` loses all precision (and its gradient) as p -> 1, exactly on the tokens the
+    unlikelihood has to push down. Only the arg-max can have p > 1/2, so every other entry is
+    computed with log1p, and the arg-max as log(sum of the other probabilities), a logsumexp
+    of the other log-probabilities without cancellation.
+    """
+    lprobs = F.log_softmax(logits, dim=-1)
+    top = lprobs.argmax(dim=-1, keepdim=True)
+    # zero the arg-max before log1p so that no infinite gradient is ever formed there
+    out = torch.log1p(-lprobs.exp().scatter(-1, top, 0.0))
+    others = torch.logsumexp(lprobs.scatter(-1, top, float("-inf")), dim=-1, keepdim=True)
+    return out.scatter(-1, top, others)
+
+
+class _SoftUnlikelihood(torch.autograd.Function):
+    """Per-row -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_teacher / t).
+
+    Written as an autograd Function because autograd would keep ~6 float32 copies of the
+    B*T x V logits for the backward pass; this saves nothing but the two logit tensors that
+    already exist and recomputes the rest chunk by chunk. With w_k = q_k p_k / (1 - p_k),
+    dL/dz_j = (w_j - p_j sum_k w_k) / t.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, teacher_logits, temperature):
+        ctx.save_for_backward(logits, teacher_logits)
+        ctx.temperature = temperature
+        out = logits.new_empty(logits.size(0), dtype=torch.float32)
+        for rows in _row_chunks(logits):
+            z = logits[rows].float() / temperature
+            q = F.softmax(teacher_logits[rows].float() / temperature, dim=-1)
+            out[rows] = -(q * log1m_softmax(z)).sum(-1)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        logits, teacher_logits = ctx.saved_tensors
+        t = ctx.temperature
+        grad = torch.empty_like(logits)
+        for rows in _row_chunks(logits):
+            z = logits[rows].float() / t
+            q = F.softmax(teacher_logits[rows].float() / t, dim=-1)
+            lp = F.log_softmax(z, dim=-1)
+            w = q * torch.exp(lp - log1m_softmax(z))  # q p / (1 - p), stable as p -> 1
+            p = lp.exp()
+            g = w - p * w.sum(-1, keepdim=True)
+            grad[rows] = (g * (grad_out[rows].float() / t).unsqueeze(-1)).to(grad.dtype)
+        return grad, None, None
+
+
+def _row_chunks(x: Tensor):
+    step = max(1, _ROW_CHUNK_ELEMENTS // max(1, x.size(-1)))
+    for start in range(0, x.size(0), step):
+        yield slice(start, start + step)
+
+
+def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+    """Eq. 6-7: -sum over valid positions of sum_k p_N(k) log(1 - p_S(k)).
+
+    Args:
+        student_logits: (..., V) pre-softmax scores of the student.
+        teacher_logits: (..., V) pre-softmax scores of the negative teacher (no gradient).
+        mask: bool, the leading shape (...) of the logits; True at positions that count.
+        temperature: t of Eq. 7, applied to both distributions.
+    Returns:
+        A float32 scalar; finite for any finite logits, also in fp16/bf16 input.
+    """
+    if temperature <= 0:
+        raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
+    vocab = student_logits.size(-1)
+    per_row = _SoftUnlikelihood.apply(
+        student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), temperature
+    )
+    return (per_row * mask.reshape(-1)).sum()
+
+
+class _MaskedRSESum(torch.autograd.Function):
+    """Per-sample sum of exp(-(a - b)^2) over masked elements, a and b of shape B x ...
+
+    An autograd Function so that backward keeps only a and b (which exist anyway), not the
+    three full-size temporaries autograd would save per layer. Differences are taken with
+    ``torch.where``, so masked-out entries (even inf or nan) never reach the value or the
+    gradient.
+    """
+
+    @staticmethod
+    def _masked_diff(a, b, mask):
+        return torch.where(mask, a.float() - b.float(), torch.zeros((), device=a.device))
+
+    @staticmethod
+    def forward(ctx, a, b, mask):
+        ctx.save_for_backward(a, b, mask)
+        e = torch.exp(-_MaskedRSESum._masked_diff(a, b, mask).pow(2)) * mask
+        return e.reshape(e.size(0), -1).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        a, b, mask = ctx.saved_tensors
+        d = _MaskedRSESum._masked_diff(a, b, mask)
+        g = -2.0 * d * torch.exp(-d.pow(2)) * mask
+        g = g * grad_out.float().reshape((-1,) + (1,) * (g.dim() - 1))
+        grad_a = g.to(a.dtype) if ctx.needs_input_grad[0] else None
+        grad_b = (-g).to(b.dtype) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None
+
+
+def mrse(a: Tensor, b: Tensor, mask: Optional[Tensor] = None, per_sample: bool = False) -> Tensor:
+    """Eq. 8: mean reverse square error, the mean of exp(-(a - b)^2) over valid elements.
+
+    Args:
+        a, b: tensors of the same shape (batch-first when ``per_sample``).
+        mask: bool, a's shape or broadcastable to it; True where an element counts.
+            Elements outside it (padding, future positions) never reach the result or its
+            gradient, even when they are inf.
+        per_sample: return one mean per leading index (shape B) instead of one scalar.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"mrse: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
+    if mask is None:
+        mask = torch.ones((), dtype=torch.bool, device=a.device)
+    mask = mask.expand_as(a)
+    if not per_sample:
+        a, b, mask = a.reshape(1, -1), b.reshape(1, -1), mask.reshape(1, -1)
+    sums = _MaskedRSESum.apply(a, b, mask)
+    counts = mask.reshape(mask.size(0), -1).sum(-1)
+    means = sums / counts.clamp(min=1)
+    return means if per_sample else means[0]
+
+
+@dataclass
+class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    label_smoothing: float = field(
+        default=0.1,
+        metadata={"help": "epsilon for label smoothing of L_mle (the paper uses 0.1)"},
+    )
+    nd_lambda: float = field(
+        default=4.0,
+        metadata={"help": "lambda of the progressive alpha (Eq. 15); the peak alpha is lambda/4"},
+    )
+    nd_gamma: float = field(
+        default=25600.0,
+        metadata={"help": "gamma of Eq. 16: the update at which alpha peaks"},
+    )
+    nd_beta: Optional[float] = field(
+        default=None,
+        metadata={"help": "beta of Eq. 16 (width of the alpha bump); default 6/gamma"},
+    )
+    nd_fixed_alpha: Optional[float] = field(
+        default=None,
+        metadata={"help": "use this constant alpha instead of the progressive schedule (0 gives "
+                  "exactly label_smoothed_cross_entropy)"},
+    )
+    nd_temperature: float = field(
+        default=1.0,
+        metadata={"help": "temperature t of Eq. 7 for both the teacher's and the student's softmax"},
+    )
+    nd_pred_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the soft unlikelihood L_pred (0 switches it off)"},
+    )
+    nd_hid_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the hidden-state MRSE sum_l L_hid^l (0 switches it off)"},
+    )
+    nd_att_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the attention-score MRSE sum_l L_att^l (0 switches it off)"},
+    )
+
+
+@register_criterion("negative_distillation", dataclass=NegativeDistillationCriterionConfig)
+class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
+    """Label-smoothed MLE plus negative distillation from the frozen teacher of
+    ``--task negative_distillation`` (which puts the teacher's outputs into
+    ``sample["nd_teacher"]``)."""
+
+    def __init__(
+        self,
+        task,
+        sentence_avg,
+        label_smoothing,
+        ignore_prefix_size=0,
+        report_accuracy=False,
+        nd_lambda=4.0,
+        nd_gamma=25600.0,
+        nd_beta=None,
+        nd_fixed_alpha=None,
+        nd_temperature=1.0,
+        nd_pred_weight=1.0,
+        nd_hid_weight=1.0,
+        nd_att_weight=1.0,
+    ):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        for name, value in [
+            ("--nd-pred-weight", nd_pred_weight),
+            ("--nd-hid-weight", nd_hid_weight),
+            ("--nd-att-weight", nd_att_weight),
+        ]:
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if nd_temperature <= 0:
+            raise ValueError(f"--nd-temperature must be > 0, got {nd_temperature}")
+        if nd_gamma <= 0 and nd_fixed_alpha is None:
+            raise ValueError(f"--nd-gamma must be > 0, got {nd_gamma}")
+        if nd_fixed_alpha is not None and not 0.0 <= nd_fixed_alpha <= 1.0:
+            raise ValueError(f"--nd-fixed-alpha must be in [0, 1], got {nd_fixed_alpha}")
+        if ignore_prefix_size > 0:
+            raise ValueError("negative_distillation does not support --ignore-prefix-size")
+        self.nd_lambda = nd_lambda
+        self.nd_gamma = nd_gamma
+        self.nd_beta = nd_beta
+        self.nd_fixed_alpha = nd_fixed_alpha
+        self.nd_temperature = nd_temperature
+        self.weights = {"pred": nd_pred_weight, "hid": nd_hid_weight, "att": nd_att_weight}
+        self.num_updates = 0
+
+    def set_num_updates(self, num_updates):
+        """Called by the task with fairseq's update count, so alpha survives a resume."""
+        self.num_updates = num_updates
+
+    def alpha(self) -> float:
+        if self.nd_fixed_alpha is not None:
+            return self.nd_fixed_alpha
+        return progressive_alpha(self.num_updates, self.nd_lambda, self.nd_gamma, self.nd_beta)
+
+    def active_terms(self):
+        """The ND terms computed at the current update (none while alpha is 0)."""
+        if self.alpha() == 0.0:
+            return []
+        return [name for name, weight in self.weights.items() if weight > 0]
+
+    def teacher_outputs_needed(self):
+        """What the task must compute with the teacher for this update: None (no teacher
+        forward at all), "logits", or "features" (logits plus per-layer features)."""
+        terms = self.active_terms()
+        if "hid" in terms or "att" in terms:
+            return "features"
+        return "logits" if terms else None
+
+    def forward(self, model, sample, reduce=True):
+        if not reduce:
+            raise ValueError("negative_distillation computes per-sample terms; use reduce=True")
+        alpha = self.alpha()
+        terms = self.active_terms()
+        want_features = "hid" in terms or "att" in terms
+        if want_features:
+            net_output = model(**sample["net_input"], return_nd_features=True)
+        else:
+            net_output = model(**sample["net_input"])
+        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {
+            "loss": None,
+            "nll_loss": nll_loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": sample["target"].size(0),
+            "sample_size": sample_size,
+            # alpha weighted by sample_size so that it stays correct when fairseq sums
+            # logging outputs over workers and gradient-accumulation steps
+            "alpha_x_sample_size": alpha * sample_size,
+            "loss_mle": mle_loss.data,
+        }
+        loss = mle_loss
+        if terms:
+            nd_loss = self.nd_terms(net_output, sample, terms, logging_output)
+            loss = (1.0 - alpha) * mle_loss + alpha * nd_loss
+        logging_output["loss"] = loss.data
+        if self.report_accuracy:
+            n_correct, total = self.compute_accuracy(model, net_output, sample)
+            logging_output["n_correct"] = utils.item(n_correct.data)
+            logging_output["total"] = utils.item(total.data)
+        return loss, sample_size, logging_output
+
+    def nd_terms(self, net_output, sample, terms, logging_output) -> Tensor:
+        """Weighted sum of the active ND terms, summed over the batch's samples; logs each
+        term (unweighted) as ``loss_<name>``."""
+        teacher = sample.get("nd_teacher")
+        if teacher is None:
+            raise RuntimeError(
+                "criterion negative_distillation needs the teacher's outputs: train with "
+                "--task negative_distillation --teacher-path CHECKPOINT"
+            )
+        total = 0.0
+        if "pred" in terms:
+            token_mask = sample["target"].ne(self.padding_idx)
+            value = soft_unlikelihood(net_output[0], teacher["logits"], token_mask, self.nd_temperature)
+            logging_output["loss_pred"] = value.data
+            total = total + self.weights["pred"] * value
+        extra = net_output[1]
+        if "hid" in terms:
+            mask = extra["nd_token_mask"].unsqueeze(-1)
+            value = sum(
+                mrse(s, t, mask, per_sample=True).sum()
+                for s, t in zip(extra["nd_hidden"], teacher["nd_hidden"])
+            )
+            logging_output["loss_hid"] = value.data
+            total = total + self.weights["hid"] * value
+        if "att" in terms:
+            mask = extra["nd_attn_mask"]
+            value = sum(
+                mrse(s, t, mask, per_sample=True).sum()
+                for s, t in zip(extra["nd_attn_logits"], teacher["nd_attn_logits"])
+            )
+            logging_output["loss_att"] = value.data
+            total = total + self.weights["att"] * value
+        return total
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
+        if sample_size > 0:
+            alpha = sum(log.get("alpha_x_sample_size", 0) for log in logging_outputs)
+            metrics.log_scalar("alpha", alpha / sample_size, sample_size, round=4)
+        # Same units as fairseq's `loss` (per sample_size, divided by ln 2), so that
+        # loss = (1 - alpha) loss_mle + alpha (w_pred loss_pred + w_hid loss_hid + w_att loss_att).
+        for key in ("loss_mle", "loss_pred", "loss_hid", "loss_att"):
+            logs = [log for log in logging_outputs if key in log]
+            size = sum(log.get("sample_size", 0) for log in logs)
+            if size > 0:
+                value = sum(log[key] for log in logs)
+                metrics.log_scalar(key, value / size / math.log(2), size, round=4)

@@ -1,0 +1,1 @@
+from .complete_batches import CompleteBatchesLanguagePairDataset  # noqa: F401

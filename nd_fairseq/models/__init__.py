@@ -1,0 +1,1 @@
+from . import transformer_nd  # noqa: F401

@@ -1,0 +1,156 @@
+"""Loading and running the frozen negative teacher.
+
+The teacher lives in a plain object, not an ``nn.Module`` attribute of the student or the
+criterion: fairseq's trainer optimises, DDP-wraps and checkpoints whatever is in those module
+trees, and the teacher must be none of these (cf. fairseq's EMAModule).
+"""
+import logging
+import os
+from argparse import Namespace
+
+import torch
+from fairseq import checkpoint_utils
+from fairseq.data import Dictionary
+from fairseq.models import ARCH_MODEL_REGISTRY
+from fairseq.models.transformer import TransformerModel
+from omegaconf import OmegaConf
+
+from .models.transformer_nd import TransformerNDModel
+
+logger = logging.getLogger(__name__)
+
+
+class TeacherError(ValueError):
+    """A teacher checkpoint that cannot serve this student; the message says why and what to do."""
+
+
+def _read_state(path):
+    if not path:
+        raise TeacherError(
+            "--task negative_distillation needs --teacher-path: a checkpoint of a transformer "
+            "trained with MLE on the negative set D_N"
+        )
+    if not os.path.isfile(path):
+        raise TeacherError(f"teacher checkpoint not found: {path}")
+    try:
+        state = checkpoint_utils.load_checkpoint_to_cpu(path)
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise TeacherError(
+            f"could not read teacher checkpoint {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            "is it a complete fairseq checkpoint?"
+        ) from e
+    if not isinstance(state, dict) or "model" not in state or state.get("cfg") is None:
+        raise TeacherError(f"{path} is not a fairseq checkpoint (no 'model' weights or 'cfg')")
+    return state
+
+
+def _model_args(path, cfg_model) -> Namespace:
+    if OmegaConf.is_config(cfg_model):
+        cfg_model = OmegaConf.to_container(cfg_model, resolve=True)
+    args = Namespace(**cfg_model) if isinstance(cfg_model, dict) else Namespace(**vars(cfg_model))
+    arch = getattr(args, "arch", None) or getattr(args, "_name", None)
+    model_cls = ARCH_MODEL_REGISTRY.get(arch)
+    if model_cls is None or not issubclass(model_cls, TransformerModel):
+        raise TeacherError(
+            f"teacher {path} has architecture '{arch}', which cannot supply the decoder hidden "
+            "states and self-attention scores ND needs; train the teacher with --arch "
+            "transformer_nd* or fairseq's transformer*"
+        )
+    return args
+
+
+def _check_dictionaries(path, state, task):
+    """The teacher must share the student's token ids, row for row."""
+    weights = state["model"]
+    for side, key, dictionary in [
+        ("source", "encoder.embed_tokens.weight", task.source_dictionary),
+        ("target", "decoder.embed_tokens.weight", task.target_dictionary),
+    ]:
+        rows = weights[key].size(0) if key in weights else None
+        if rows is not None and rows != len(dictionary):
+            raise TeacherError(
+                f"teacher {path} has a {side} vocabulary of {rows} entries but this task's "
+                f"{side} dictionary has {len(dictionary)}: teacher and student must be "
+                "binarized with one shared dictionary (fairseq-preprocess --srcdict/--tgtdict)"
+            )
+    # Checkpoints hold no dictionary, but the teacher's data directory usually still has it.
+    teacher_data = str(state["cfg"]["task"].get("data", "") or "").split(os.pathsep)[0]
+    checked = False
+    for lang, dictionary in [
+        (task.cfg.source_lang, task.source_dictionary),
+        (task.cfg.target_lang, task.target_dictionary),
+    ]:
+        dict_path = os.path.join(teacher_data, f"dict.{lang}.txt")
+        if not teacher_data or not os.path.isfile(dict_path):
+            continue
+        theirs = Dictionary.load(dict_path)
+        if theirs.symbols != dictionary.symbols:
+            first = next(
+                (i for i, (a, b) in enumerate(zip(theirs.symbols, dictionary.symbols)) if a != b),
+                min(len(theirs), len(dictionary)),
+            )
+            raise TeacherError(
+                f"teacher {path} was trained with dictionary {dict_path}, which differs from "
+                f"this task's (first at id {first}): binarize D and D_N with one shared "
+                "dictionary (fairseq-preprocess --srcdict/--tgtdict)"
+            )
+        checked = True
+    if not checked:
+        logger.warning(
+            f"teacher {path}: its dictionary files were not found under '{teacher_data}', so "
+            "only the vocabulary sizes could be checked against this task's"
+        )
+
+
+def load_teacher(path, task):
+    """Read, check and build the teacher of ``path`` for ``task``; returns a FrozenTeacher."""
+    state = _read_state(path)
+    args = _model_args(path, state["cfg"]["model"])
+    _check_dictionaries(path, state, task)
+    # transformer_nd adds no parameters, so any fairseq transformer loads into it strictly
+    # and gains the ability to return ND features.
+    model = TransformerNDModel.build_model(args, task)
+    try:
+        model.load_state_dict(state["model"], strict=True, model_cfg=args)
+    except RuntimeError as e:
+        raise TeacherError(f"teacher {path}: its weights do not fit its own config: {e}") from e
+    logger.info(f"loaded negative teacher {path} ({args.arch}, {sum(p.numel() for p in model.parameters())} params)")
+    return FrozenTeacher(model, path)
+
+
+class FrozenTeacher:
+    """The teacher: always in eval mode, never trained, moved to the student's device/dtype."""
+
+    def __init__(self, model, path):
+        self.model = model.eval()
+        self.model.requires_grad_(False)
+        self.path = path
+
+    @property
+    def decoder_shape(self):
+        return decoder_shape(self.model)
+
+    def _follow(self, student):
+        ref = next(student.parameters())
+        ours = next(self.model.parameters())
+        if ours.device != ref.device or ours.dtype != ref.dtype:
+            self.model.to(device=ref.device, dtype=ref.dtype)
+
+    @torch.no_grad()
+    def __call__(self, net_input, student, features: bool):
+        """Teacher outputs for the criterion: ``logits`` (B x T x V) and, with ``features``,
+        ``nd_hidden`` and ``nd_attn_logits`` as documented in models/transformer_nd.py."""
+        self._follow(student)
+        self.model.eval()
+        logits, extra = self.model(**net_input, return_nd_features=features)
+        out = {"logits": logits}
+        if features:
+            out["nd_hidden"] = extra["nd_hidden"]
+            out["nd_attn_logits"] = extra["nd_attn_logits"]
+        return out
+
+
+def decoder_shape(model):
+    """(layers, embed dim, attention heads) of a fairseq transformer decoder."""
+    dec = model.decoder
+    return len(dec.layers), dec.embed_dim, dec.layers[0].self_attn.num_heads if len(dec.layers) else 0
