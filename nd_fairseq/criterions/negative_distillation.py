@@ -91,6 +91,11 @@ class _SoftUnlikelihood(torch.autograd.Function):
             w = q * torch.exp(lp - log1m_softmax(z))  # q p / (1 - p), stable as p -> 1
             p = lp.exp()
             g = w - p * w.sum(-1, keepdim=True)
+            # At the arg-max, w_top - p_top * sum(w) cancels catastrophically as p_top -> 1;
+            # w_top (1 - p_top) = q_top p_top gives the exact p_top (q_top - sum_{k!=top} w_k).
+            top = lp.argmax(-1, keepdim=True)
+            rest = w.scatter(-1, top, 0.0).sum(-1, keepdim=True)
+            g = g.scatter(-1, top, p.gather(-1, top) * (q.gather(-1, top) - rest))
             grad[rows] = (g * (grad_out[rows].float() / t).unsqueeze(-1)).to(grad.dtype)
         return grad, None, None
 
@@ -307,10 +312,9 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             "alpha_x_sample_size": alpha * sample_size,
             "loss_mle": mle_loss.data,
         }
-        loss = mle_loss
+        loss = (1.0 - alpha) * mle_loss if alpha != 0.0 else mle_loss
         if terms:
-            nd_loss = self.nd_terms(net_output, sample, terms, logging_output)
-            loss = (1.0 - alpha) * mle_loss + alpha * nd_loss
+            loss = loss + alpha * self.nd_terms(net_output, sample, terms, logging_output)
         logging_output["loss"] = loss.data
         if self.report_accuracy:
             n_correct, total = self.compute_accuracy(model, net_output, sample)

@@ -1,0 +1,109 @@
+"""The negative_distillation criterion: reductions to LSCE, Eq. 13 per sample, a frozen teacher."""
+import math
+
+import pytest
+import torch
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+
+from nd_fairseq.criterions.negative_distillation import mrse, soft_unlikelihood
+
+from .helpers import first_batch, setup
+
+
+def nd_setup(databin, teacher_ckpt, *extra):
+    return setup(databin, "--task", "negative_distillation", "--teacher-path", teacher_ckpt,
+                 "--criterion", "negative_distillation", *extra)
+
+
+def run(task, model, criterion, sample, update_num=0):
+    """What task.train_step does before the criterion runs."""
+    criterion.set_num_updates(update_num)
+    task._attach_teacher_outputs(sample, model, criterion)
+    return criterion(model, sample)
+
+
+def lsce(task, model, sample, eps=0.1):
+    return LabelSmoothedCrossEntropyCriterion(task, False, eps)(model, sample)[0]
+
+
+def test_alpha_zero_is_exactly_label_smoothed_cross_entropy(databin, teacher_ckpt):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0")
+    model.eval()
+    sample = first_batch(task)
+    loss, sample_size, log = run(task, model, criterion, sample)
+    assert "nd_teacher" not in sample  # alpha = 0: no teacher forward at all
+    assert torch.equal(loss, lsce(task, model, sample))
+    assert sample_size == sample["ntokens"]
+    assert not any(k in log for k in ("loss_pred", "loss_hid", "loss_att"))
+
+
+def test_zero_weights_give_scaled_lsce(databin, teacher_ckpt):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.3", "--nd-pred-weight", "0",
+                                      "--nd-hid-weight", "0", "--nd-att-weight", "0")
+    model.eval()
+    sample = first_batch(task)
+    loss, _, _ = run(task, model, criterion, sample)
+    assert torch.allclose(loss, 0.7 * lsce(task, model, sample), rtol=1e-6)
+
+
+def per_sample_reference(task, model, criterion, sample, alpha):
+    """Eq. 13 one sample at a time, from the brute-force definitions."""
+    teacher = criterion.task.teacher.model
+    pad = task.target_dictionary.pad()
+    total = 0.0
+    for b in range(sample["target"].size(0)):
+        n = int(sample["target"][b].ne(pad).sum())
+        src_len = int(sample["net_input"]["src_lengths"][b])
+        src = sample["net_input"]["src_tokens"][b:b + 1]
+        src = src[:, src.size(1) - src_len:]  # sources are left-padded
+        net_input = {"src_tokens": src, "src_lengths": sample["net_input"]["src_lengths"][b:b + 1],
+                     "prev_output_tokens": sample["net_input"]["prev_output_tokens"][b:b + 1, :n]}
+        one = {"net_input": net_input, "target": sample["target"][b:b + 1, :n], "ntokens": n}
+        s_logits, s_extra = model(**net_input, return_nd_features=True)
+        t_logits, t_extra = teacher(**net_input, return_nd_features=True)
+        mle = lsce(task, model, one)
+        pred = soft_unlikelihood(s_logits, t_logits, torch.ones(1, n, dtype=torch.bool))
+        hid = sum(mrse(s, t) for s, t in zip(s_extra["nd_hidden"], t_extra["nd_hidden"]))
+        causal = torch.ones(n, n, dtype=torch.bool).tril()
+        att = sum(mrse(s, t, causal) for s, t in zip(s_extra["nd_attn_logits"], t_extra["nd_attn_logits"]))
+        total = total + (1 - alpha) * mle + alpha * (pred + 2.0 * hid + 0.5 * att)
+    return total
+
+
+def test_batched_loss_equals_eq13_summed_over_samples(databin, teacher_ckpt):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-gamma", "10", "--nd-hid-weight", "2",
+                                      "--nd-att-weight", "0.5")
+    model.eval()
+    sample = first_batch(task)
+    criterion.set_num_updates(7)
+    alpha = criterion.alpha()
+    loss, _, log = run(task, model, criterion, sample, update_num=7)
+    z = (6 / 10) * (7 - 10)
+    assert alpha == pytest.approx(4 * math.exp(-z) / (math.exp(-z) + 1) ** 2)
+    with torch.no_grad():
+        expected = per_sample_reference(task, model, criterion, sample, alpha)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+    # the logged terms recombine into the loss
+    recombined = (1 - alpha) * log["loss_mle"] + alpha * (log["loss_pred"] + 2 * log["loss_hid"] + 0.5 * log["loss_att"])
+    assert loss.item() == pytest.approx(recombined.item(), rel=1e-5)
+
+
+def test_teacher_is_frozen_and_out_of_the_student(databin, teacher_ckpt):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.5")
+    teacher = task.teacher.model
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    sample = first_batch(task)
+    model.train()
+    loss, _, _ = run(task, model, criterion, sample)
+    loss.backward()
+    assert all(p.grad is None and not p.requires_grad for p in teacher.parameters())
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    optimizer.step()
+    assert not teacher.training
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    teacher_ids = {id(p) for p in teacher.parameters()}
+    assert not teacher_ids & {id(p) for p in model.parameters()}
+    assert not teacher_ids & {id(p) for p in criterion.parameters()}
+    assert len(list(criterion.parameters())) == 0

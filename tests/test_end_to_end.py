@@ -1,0 +1,62 @@
+"""preprocess -> teacher -> ND student -> fairseq-generate, through the real console scripts."""
+import json
+import os
+import subprocess
+
+import torch
+
+from .helpers import BIN, USER_DIR, cli, train
+
+
+def test_pipeline(databin, tmp_path):
+    from .helpers import train_teacher
+
+    teacher = train_teacher(databin, str(tmp_path / "teacher"))
+    student_dir = tmp_path / "student"
+    proc = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--save-dir", student_dir,
+               "--task", "negative_distillation", "--teacher-path", teacher,
+               "--criterion", "negative_distillation", "--nd-gamma", "6", "--max-epoch", "2",
+               "--arch", "transformer_nd_tiny", "--optimizer", "adam", "--lr", "0.005",
+               "--max-tokens", "1000", "--no-epoch-checkpoints", "--log-format", "json",
+               "--log-interval", "1", "--num-workers", "0")
+    logs = [json.loads(line.split("| ", 3)[-1]) for line in (proc.stdout + proc.stderr).splitlines()
+            if "| train_inner |" in line or "| valid |" in line]
+    inner = [log for log in logs if "alpha" in log]
+    valid = [log for log in logs if "valid_alpha" in log]
+    assert inner and valid
+    for log in inner:
+        assert {"loss", "nll_loss", "loss_mle", "loss_pred", "loss_hid", "loss_att"} <= set(log)
+        assert all(float(log[k]) == float(log[k]) for k in log if k.startswith("loss"))  # no NaN
+    # alpha follows the update count: at update u the logged alpha is alpha(u - 1)
+    from nd_fairseq.criterions.negative_distillation import progressive_alpha
+    for log in inner:
+        assert float(log["alpha"]) == round(progressive_alpha(int(log["num_updates"]) - 1, gamma=6.0), 4)
+    assert {"valid_loss_pred", "valid_loss_hid", "valid_loss_att"} <= set(valid[-1])
+
+    student = str(student_dir / "checkpoint_best.pt")
+    # the student checkpoint holds the student alone: same tensors as a plain model
+    state = torch.load(student, map_location="cpu")
+    teacher_state = torch.load(teacher, map_location="cpu")
+    assert set(state["model"]) == set(teacher_state["model"])
+    assert not state.get("criterion")
+
+    os.remove(teacher)  # generation must not need the teacher
+    for beam in (1, 5):
+        out = cli("fairseq-generate", databin, "--user-dir", USER_DIR, "--task", "negative_distillation",
+                  "--path", student, "--gen-subset", "test", "--beam", beam, "--max-tokens", "1000").stdout
+        hyps = [line for line in out.splitlines() if line.startswith("H-")]
+        assert len(hyps) == 37  # every test example, though 37 % 8 != 0
+        assert sorted(int(h.split("\t")[0][2:]) for h in hyps) == list(range(37))
+
+    interactive = subprocess.run(
+        [os.path.join(BIN, "fairseq-interactive"), databin, "--user-dir", USER_DIR, "--task",
+         "negative_distillation", "--path", student, "--source-lang", "src", "--target-lang", "tgt",
+         "--beam", "2"],
+        input="w1 w2 w3\nw4 w5\n", capture_output=True, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert interactive.returncode == 0, interactive.stderr[-2000:]
+    assert sum(line.startswith("H-") for line in interactive.stdout.splitlines()) == 2
+
+    # the student also serves as a teacher for another student
+    train(databin, str(tmp_path / "student2"), "--task", "negative_distillation", "--teacher-path",
+          student, "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5")

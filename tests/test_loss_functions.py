@@ -1,0 +1,139 @@
+"""The three ND formulas against brute-force loops written from the paper's equations."""
+import math
+
+import pytest
+import torch
+
+from nd_fairseq.criterions.negative_distillation import (
+    log1m_softmax,
+    mrse,
+    progressive_alpha,
+    soft_unlikelihood,
+)
+
+
+def test_progressive_alpha_matches_eq15_16():
+    for step in [0, 1, 100, 12800, 25600, 30000, 51200, 10**6]:
+        z = (6 / 25600) * (step - 25600)
+        expected = 4 * math.exp(-z) / (math.exp(-z) + 1) ** 2
+        assert progressive_alpha(step) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert progressive_alpha(25600) == pytest.approx(1.0)  # lambda / 4
+    assert progressive_alpha(100, lam=2.0, gamma=100, beta=0.5) == pytest.approx(0.5)
+    z = 0.01 * (50 - 100)
+    assert progressive_alpha(50, 4.0, 100, 0.01) == pytest.approx(4 * math.exp(-z) / (math.exp(-z) + 1) ** 2)
+    # rises then falls, symmetric around gamma, no overflow far away
+    assert progressive_alpha(0) < progressive_alpha(20000) < progressive_alpha(25600)
+    assert progressive_alpha(25600 - 5000) == pytest.approx(progressive_alpha(25600 + 5000))
+    assert progressive_alpha(10**9, beta=1.0) == 0.0
+
+
+def brute_soft_ul(student, teacher, mask, t):
+    total = 0.0
+    for pos in range(student.size(0)):
+        if not mask[pos]:
+            continue
+        zs, zt = student[pos].double() / t, teacher[pos].double() / t
+        ps = torch.exp(zs) / torch.exp(zs).sum()
+        pn = torch.exp(zt) / torch.exp(zt).sum()
+        for k in range(student.size(1)):
+            total -= pn[k].item() * math.log(1 - ps[k].item())
+    return total
+
+
+@pytest.mark.parametrize("t", [1.0, 0.5, 2.0])
+def test_soft_unlikelihood_matches_loop(t):
+    torch.manual_seed(0)
+    student, teacher = torch.randn(2, 5, 7) * 2, torch.randn(2, 5, 7) * 2
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    got = soft_unlikelihood(student, teacher, mask, temperature=t)
+    expected = brute_soft_ul(student.view(10, 7), teacher.view(10, 7), mask.view(10), t)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    # masked positions do not count, whatever they hold
+    student2 = student.clone()
+    student2[0, 3:] = 1e4
+    assert soft_unlikelihood(student2, teacher, mask, temperature=t).item() == pytest.approx(got.item(), rel=1e-6)
+
+
+def test_soft_unlikelihood_gradient_matches_autograd_of_the_formula():
+    torch.manual_seed(1)
+    student = torch.randn(6, 11, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(6, 11, dtype=torch.float64)
+    mask = torch.tensor([1, 1, 0, 1, 1, 1], dtype=torch.bool)
+    t = 1.5
+    soft_unlikelihood(student, teacher, mask, t).backward()
+    ours = student.grad.clone()
+    student.grad = None
+    naive = -(torch.softmax(teacher / t, -1) * torch.log(1 - torch.softmax(student / t, -1))).sum(-1)
+    (naive * mask).sum().backward()
+    assert torch.allclose(ours, student.grad, rtol=1e-4, atol=1e-6)
+    assert torch.all(ours[2] == 0)
+
+
+def test_log1m_softmax_exact_when_p_near_one():
+    # p_0 = 1 - ~e^-40: log1p(-p) in float32 gives -inf; the exact value is ~-40
+    logits = torch.tensor([[40.0, 0.0, -5.0]])
+    out = log1m_softmax(logits)
+    exact = torch.log(torch.exp(torch.tensor([0.0, -5.0], dtype=torch.float64)).sum()) - 40.0
+    assert out[0, 0].item() == pytest.approx(exact.item(), rel=1e-5)
+    assert torch.isfinite(out).all()
+
+
+def test_soft_unlikelihood_stable_and_pushing_down_a_saturated_token():
+    student = torch.tensor([[60.0, 0.0, 0.0, -3.0]], requires_grad=True)  # p_S(0) == 1 in float32
+    teacher = torch.tensor([[5.0, 0.0, 0.0, 0.0]])
+    loss = soft_unlikelihood(student, teacher, torch.ones(1, dtype=torch.bool))
+    loss.backward()
+    assert torch.isfinite(loss) and loss.item() > 50  # ~ -q_0 log(1 - p_0) ~ q_0 * 60
+    assert torch.isfinite(student.grad).all()
+    assert student.grad[0, 0] > 0.5  # gradient descent lowers the saturated logit
+    for dtype in (torch.float16, torch.bfloat16):
+        s = student.detach().to(dtype).requires_grad_()
+        value = soft_unlikelihood(s, teacher.to(dtype), torch.ones(1, dtype=torch.bool))
+        value.backward()
+        assert torch.isfinite(value) and torch.isfinite(s.grad.float()).all()
+
+
+def brute_mrse(a, b, mask):
+    total, n = 0.0, 0
+    for idx in torch.nonzero(mask.expand_as(a)).tolist():
+        total += math.exp(-(a[tuple(idx)].item() - b[tuple(idx)].item()) ** 2)
+        n += 1
+    return total / n
+
+
+def test_mrse_matches_loop_with_and_without_mask():
+    torch.manual_seed(2)
+    a, b = torch.randn(3, 4, 5), torch.randn(3, 4, 5)
+    assert mrse(a, b).item() == pytest.approx(brute_mrse(a, b, torch.ones_like(a, dtype=torch.bool)), rel=1e-6)
+    mask = torch.rand(3, 4, 1) > 0.3  # broadcast over the last dim
+    assert mrse(a, b, mask).item() == pytest.approx(brute_mrse(a, b, mask), rel=1e-6)
+    per = mrse(a, b, mask, per_sample=True)
+    for i in range(3):
+        if mask[i].any():
+            assert per[i].item() == pytest.approx(brute_mrse(a[i], b[i], mask[i]), rel=1e-6)
+    assert mrse(a, a).item() == pytest.approx(1.0)
+
+
+def test_mrse_ignores_inf_outside_mask_in_value_and_gradient():
+    a = torch.randn(2, 4, 4)
+    mask = torch.ones(4, 4, dtype=torch.bool).tril().expand(2, 4, 4)
+    a_inf = a.masked_fill(~mask, float("-inf")).requires_grad_()
+    b = torch.randn(2, 4, 4).masked_fill(~mask, float("-inf"))
+    value = mrse(a_inf, b, mask)
+    value.backward()
+    assert value.item() == pytest.approx(brute_mrse(a, b, mask), rel=1e-6)
+    assert torch.isfinite(a_inf.grad).all() and torch.all(a_inf.grad[~mask] == 0)
+
+
+def test_mrse_gradient_matches_autograd():
+    torch.manual_seed(3)
+    a = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    mask = torch.rand(2, 3, 1) > 0.4
+    mask[:, 0] = True
+    mrse(a, b, mask, per_sample=True).sum().backward()
+    ga, gb = a.grad.clone(), b.grad.clone()
+    a.grad = b.grad = None
+    m = mask.expand_as(a).double()
+    ((torch.exp(-(a - b) ** 2) * m).sum((1, 2)) / m.sum((1, 2))).sum().backward()
+    assert torch.allclose(ga, a.grad) and torch.allclose(gb, b.grad)

@@ -1,0 +1,108 @@
+"""--task negative_distillation: teacher loading, clear errors, complete batches."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from nd_fairseq.teacher import TeacherError
+
+from .helpers import first_batch, preprocess, setup, train_teacher, write_pairs
+
+
+def nd(databin, *extra):
+    return setup(databin, "--task", "negative_distillation", "--criterion", "negative_distillation", *extra)
+
+
+def test_missing_teacher_path(databin):
+    with pytest.raises(TeacherError, match="needs --teacher-path"):
+        nd(databin)
+
+
+def test_teacher_file_not_found(databin, tmp_path):
+    with pytest.raises(TeacherError, match="teacher checkpoint not found: .*nope.pt"):
+        nd(databin, "--teacher-path", str(tmp_path / "nope.pt"))
+
+
+def test_truncated_teacher_file(databin, teacher_ckpt, tmp_path):
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(open(teacher_ckpt, "rb").read()[:5000])
+    with pytest.raises(TeacherError, match="could not read teacher checkpoint .*truncated.pt"):
+        nd(databin, "--teacher-path", str(bad))
+
+
+def test_not_a_fairseq_checkpoint(databin, tmp_path):
+    bad = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(2)}, bad)
+    with pytest.raises(TeacherError, match="could not read .*weights.pt .*fairseq checkpoint"):
+        nd(databin, "--teacher-path", str(bad))
+
+
+def test_teacher_with_another_dictionary(databin, tmp_path):
+    # same corpus size but other words: another vocabulary size
+    text = write_pairs(str(tmp_path / "text"), seed=5, words=30)
+    other = preprocess(text, str(tmp_path / "bin"))
+    ckpt = train_teacher(other, str(tmp_path / "ckpt"))
+    with pytest.raises(TeacherError, match="vocabulary of .* entries but this task's"):
+        nd(databin, "--teacher-path", ckpt)
+
+
+def test_teacher_with_same_size_but_permuted_dictionary(databin, teacher_ckpt, tmp_path):
+    # copy the teacher's data dir with two dictionary entries swapped
+    state = torch.load(teacher_ckpt, map_location="cpu")
+    moved = tmp_path / "bin"
+    shutil.copytree(databin, moved)
+    for lang in ("src", "tgt"):
+        lines = open(moved / f"dict.{lang}.txt").read().splitlines()
+        lines[0], lines[1] = lines[1], lines[0]
+        open(moved / f"dict.{lang}.txt", "w").write("\n".join(lines) + "\n")
+    state["cfg"]["task"]["data"] = str(moved)
+    ckpt = tmp_path / "teacher.pt"
+    torch.save(state, ckpt)
+    with pytest.raises(TeacherError, match="differs from this task's"):
+        nd(databin, "--teacher-path", str(ckpt))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--decoder-layers", "1"], "decoder layers 2 vs 1"),
+    (["--decoder-embed-dim", "32", "--decoder-output-dim", "32",
+      "--encoder-embed-dim", "32"], "decoder embed dim 64 vs 32"),
+    (["--decoder-attention-heads", "4"], "decoder attention heads 2 vs 4"),
+])
+def test_teacher_that_cannot_be_paired(databin, teacher_ckpt, flags, message):
+    with pytest.raises(TeacherError, match=message):
+        nd(databin, "--teacher-path", teacher_ckpt, *flags)
+
+
+def test_pairing_only_checks_the_terms_in_use(databin, teacher_ckpt):
+    nd(databin, "--teacher-path", teacher_ckpt, "--decoder-attention-heads", "4", "--nd-att-weight", "0")
+
+
+def test_plain_transformer_teacher_supplies_features(databin, plain_teacher_ckpt):
+    task, model, criterion = nd(databin, "--teacher-path", plain_teacher_ckpt, "--nd-fixed-alpha", "0.5")
+    sample = first_batch(task)
+    task._attach_teacher_outputs(sample, model, criterion)
+    assert len(sample["nd_teacher"]["nd_attn_logits"]) == 2
+    loss, _, log = criterion(model, sample)
+    assert torch.isfinite(loss) and {"loss_pred", "loss_hid", "loss_att"} <= set(log)
+
+
+def test_student_must_be_transformer_nd(databin, teacher_ckpt):
+    with pytest.raises(TeacherError, match="use --arch transformer_nd"):
+        nd(databin, "--teacher-path", teacher_ckpt, "--arch", "transformer_tiny")
+
+
+def test_batches_cover_every_example_with_a_batch_multiple(databin, teacher_ckpt):
+    task, _, _ = nd(databin, "--teacher-path", teacher_ckpt)
+    for split in ("valid", "test", "train"):
+        task.load_dataset(split)
+        dataset = task.dataset(split)
+        for kwargs in ({"max_sentences": 10}, {"max_tokens": 300}, {"max_tokens": 100000}):
+            itr = task.get_batch_iterator(dataset, required_batch_size_multiple=8, **kwargs)
+            ids = np.concatenate([b["id"].numpy() for b in itr.next_epoch_itr(shuffle=False)])
+            assert sorted(ids.tolist()) == list(range(len(dataset))), (split, kwargs)
+            sizes = [len(b) for b in itr.frozen_batches]
+            if "max_sentences" in kwargs:
+                assert max(sizes) <= 10
+    assert len(task.dataset("test")) % 8 != 0  # the case the stock batching gets wrong
