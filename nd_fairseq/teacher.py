@@ -126,6 +126,10 @@ class FrozenTeacher:
         self.model.requires_grad_(False)
         self.path = path
 
+    @torch.no_grad()
+    def _output_layer(self, features):
+        return self.model.decoder.output_layer(features)
+
     @property
     def decoder_shape(self):
         return decoder_shape(self.model)
@@ -138,12 +142,14 @@ class FrozenTeacher:
 
     @torch.no_grad()
     def __call__(self, net_input, student, features: bool):
-        """Teacher outputs for the criterion: ``logits`` (B x T x V) and, with ``features``,
+        """Teacher outputs for the criterion: ``features`` (B x T x C, the decoder output
+        before the output projection) and ``output_layer`` (features -> logits), so that the
+        criterion makes the B x T x V logits a chunk at a time; with ``features``, also
         ``nd_hidden`` and ``nd_attn_logits`` as documented in models/transformer_nd.py."""
         self._follow(student)
         self.model.eval()
-        logits, extra = self.model(**net_input, return_nd_features=features)
-        out = {"logits": logits}
+        x, extra = self.model(**net_input, features_only=True, return_nd_features=features)
+        out = {"features": x, "output_layer": self._output_layer}
         if features:
             out["nd_hidden"] = extra["nd_hidden"]
             out["nd_attn_logits"] = extra["nd_attn_logits"]

@@ -27,7 +27,7 @@ from torch import Tensor
 
 # Rows of B*T x V processed at a time by the soft unlikelihood, so that its float32
 # temporaries stay a few MB instead of several copies of the full logits.
-_ROW_CHUNK_ELEMENTS = 1 << 22
+_ROW_CHUNK_ELEMENTS = 1 << 18
 
 
 def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
@@ -44,14 +44,18 @@ def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Opti
 
 
 def log1m_softmax(logits: Tensor) -> Tensor:
-    """log(1 - softmax(logits)) along the last dim, accurate also where one probability -> 1.
+    """log(1 - softmax(logits)) along the last dim, accurate also where one probability -> 1."""
+    return log1m_exp_lprobs(F.log_softmax(logits, dim=-1))
+
+
+def log1m_exp_lprobs(lprobs: Tensor) -> Tensor:
+    """log(1 - p) from normalised log-probabilities ``lprobs`` (last dim).
 
     ``log1p(-p)`` loses all precision (and its gradient) as p -> 1, exactly on the tokens the
     unlikelihood has to push down. Only the arg-max can have p > 1/2, so every other entry is
     computed with log1p, and the arg-max as log(sum of the other probabilities), a logsumexp
     of the other log-probabilities without cancellation.
     """
-    lprobs = F.log_softmax(logits, dim=-1)
     top = lprobs.argmax(dim=-1, keepdim=True)
     # zero the arg-max before log1p so that no infinite gradient is ever formed there
     out = torch.log1p(-lprobs.exp().scatter(-1, top, 0.0))
@@ -60,50 +64,72 @@ def log1m_softmax(logits: Tensor) -> Tensor:
 
 
 class _SoftUnlikelihood(torch.autograd.Function):
-    """Per-row -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_teacher / t).
+    """Sum over the given rows of -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_N / t).
 
-    Written as an autograd Function because autograd would keep ~6 float32 copies of the
-    B*T x V logits for the backward pass; this saves nothing but the two logit tensors that
-    already exist and recomputes the rest chunk by chunk. With w_k = q_k p_k / (1 - p_k),
-    dL/dz_j = (w_j - p_j sum_k w_k) / t.
+    An autograd Function for memory and speed: the gradient is computed chunk by chunk in the
+    forward pass (all its ingredients are at hand there) into one buffer of the logits' size,
+    and backward only scales it. Autograd would instead keep ~6 float32 copies of the
+    B*T x V logits, and the teacher's logits are produced a chunk at a time by
+    ``teacher_chunk`` so they never exist whole. With w_k = q_k p_k / (1 - p_k),
+    dL/dz_j = (w_j - p_j sum_k w_k) / t; at the arg-max this cancels as p -> 1 and is taken
+    as the exact p_top (q_top - sum_{k != top} w_k) / t. Every entry is bounded by 1/t.
     """
 
     @staticmethod
-    def forward(ctx, logits, teacher_logits, temperature):
-        ctx.save_for_backward(logits, teacher_logits)
-        ctx.temperature = temperature
-        out = logits.new_empty(logits.size(0), dtype=torch.float32)
-        for rows in _row_chunks(logits):
-            z = logits[rows].float() / temperature
-            q = F.softmax(teacher_logits[rows].float() / temperature, dim=-1)
-            out[rows] = -(q * log1m_softmax(z)).sum(-1)
-        return out
+    def forward(ctx, logits, teacher_chunk, row_mask, temperature, need_grad):
+        # Written for few passes over memory (in-place where a value is not needed again):
+        # this runs on B*T x V floats and dominates the cost of ND for small models. Rows go
+        # in contiguous slices; rows outside ``row_mask`` get q = 0, which makes both their
+        # loss and their gradient exactly 0.
+        grad = torch.empty_like(logits) if need_grad else None
+        total = torch.zeros((), dtype=torch.float32, device=logits.device)
+        step = max(1, _ROW_CHUNK_ELEMENTS // max(1, logits.size(-1)))
+        for start in range(0, logits.size(0), step):
+            rows = slice(start, start + step)
+            z, z_teacher = logits[rows].float(), teacher_chunk(rows).float()
+            if temperature != 1.0:
+                z, z_teacher = z / temperature, z_teacher / temperature
+            lp = F.log_softmax(z, dim=-1)
+            q = F.softmax(z_teacher, dim=-1).mul_(row_mask[rows].unsqueeze(-1))
+            top = lp.argmax(dim=-1, keepdim=True)
+            p = lp.exp_()  # lp is not needed again
+            p_top = p.gather(-1, top)
+            p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
+            # 1 - p_top as the sum of the others: exact where p_top -> 1
+            one_minus_top = p.sum(-1, keepdim=True)
+            log1m = p.neg().log1p_().scatter_(-1, top, one_minus_top.log())
+            total -= torch.dot(q.view(-1), log1m.view(-1))
+            if need_grad:
+                # w_k = q_k p_k / (1 - p_k); w is 0 at the top here, so its sum is sum_{k!=top} w_k
+                w = p.div(torch.rsub(p, 1.0)).mul_(q)
+                rest = w.sum(-1, keepdim=True)
+                q_top = q.gather(-1, top)
+                w_top = q_top * p_top / one_minus_top
+                g = w.addcmul_(p, rest + w_top, value=-1.0)  # w_j - p_j sum_k w_k
+                g.scatter_(-1, top, p_top * (q_top - rest))
+                if temperature != 1.0:
+                    g /= temperature
+                grad[rows] = g
+        ctx.grad = grad
+        return total
 
     @staticmethod
     def backward(ctx, grad_out):
-        logits, teacher_logits = ctx.saved_tensors
-        t = ctx.temperature
-        grad = torch.empty_like(logits)
-        for rows in _row_chunks(logits):
-            z = logits[rows].float() / t
-            q = F.softmax(teacher_logits[rows].float() / t, dim=-1)
-            lp = F.log_softmax(z, dim=-1)
-            w = q * torch.exp(lp - log1m_softmax(z))  # q p / (1 - p), stable as p -> 1
-            p = lp.exp()
-            g = w - p * w.sum(-1, keepdim=True)
-            # At the arg-max, w_top - p_top * sum(w) cancels catastrophically as p_top -> 1;
-            # w_top (1 - p_top) = q_top p_top gives the exact p_top (q_top - sum_{k!=top} w_k).
-            top = lp.argmax(-1, keepdim=True)
-            rest = w.scatter(-1, top, 0.0).sum(-1, keepdim=True)
-            g = g.scatter(-1, top, p.gather(-1, top) * (q.gather(-1, top) - rest))
-            grad[rows] = (g * (grad_out[rows].float() / t).unsqueeze(-1)).to(grad.dtype)
-        return grad, None, None
+        if ctx.grad is None:
+            raise RuntimeError("soft_unlikelihood: backward through a graph built without gradients")
+        # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
+        grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
+        return grad, None, None, None, None
 
 
-def _row_chunks(x: Tensor):
-    step = max(1, _ROW_CHUNK_ELEMENTS // max(1, x.size(-1)))
-    for start in range(0, x.size(0), step):
-        yield slice(start, start + step)
+def soft_unlikelihood_rows(student_logits: Tensor, teacher_chunk, row_mask: Tensor, temperature: float = 1.0) -> Tensor:
+    """Soft unlikelihood summed over the rows of ``student_logits`` (N x V) where the bool
+    ``row_mask`` (N) is True, with the teacher's logits of a slice of rows given by
+    ``teacher_chunk(row_slice)`` (no gradient)."""
+    if temperature <= 0:
+        raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
+    need_grad = torch.is_grad_enabled() and student_logits.requires_grad
+    return _SoftUnlikelihood.apply(student_logits, teacher_chunk, row_mask, temperature, need_grad)
 
 
 def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
@@ -117,13 +143,11 @@ def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tens
     Returns:
         A float32 scalar; finite for any finite logits, also in fp16/bf16 input.
     """
-    if temperature <= 0:
-        raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
     vocab = student_logits.size(-1)
-    per_row = _SoftUnlikelihood.apply(
-        student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), temperature
+    teacher = teacher_logits.detach().reshape(-1, vocab)
+    return soft_unlikelihood_rows(
+        student_logits.reshape(-1, vocab), lambda rows: teacher[rows], mask.reshape(-1), temperature
     )
-    return (per_row * mask.reshape(-1)).sum()
 
 
 class _MaskedRSESum(torch.autograd.Function):
@@ -333,8 +357,14 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             )
         total = 0.0
         if "pred" in terms:
-            token_mask = sample["target"].ne(self.padding_idx)
-            value = soft_unlikelihood(net_output[0], teacher["logits"], token_mask, self.nd_temperature)
+            logits = net_output[0]
+            features = teacher["features"].reshape(-1, teacher["features"].size(-1))
+            value = soft_unlikelihood_rows(
+                logits.reshape(-1, logits.size(-1)),
+                lambda rows: teacher["output_layer"](features[rows]),
+                sample["target"].reshape(-1).ne(self.padding_idx),
+                self.nd_temperature,
+            )
             logging_output["loss_pred"] = value.data
             total = total + self.weights["pred"] * value
         extra = net_output[1]

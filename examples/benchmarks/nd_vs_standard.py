@@ -1,0 +1,139 @@
+"""Time per update and peak memory of ND training vs standard label-smoothed training.
+
+    OMP_NUM_THREADS=1 python examples/benchmarks/nd_vs_standard.py [DATA_BIN] [--arch ...]
+
+The same student (same initial weights), the same batches, in one process: each round runs
+one standard update (label_smoothed_cross_entropy, Adam) and one ND update (frozen teacher
+forward + negative_distillation at alpha = 0.5 with every term on, Adam) on the same batch,
+alternating which goes first, so that load from other processes hits both alike. Prints
+the median time per update and the peak memory of each, and their ratios.
+
+Peak memory = memory that lives across updates (parameters, gradients, Adam state, and the
+teacher's parameters for ND) + the peak of the tensors allocated during the update, read
+from torch.profiler's allocation events (CPU has no allocator counters).
+DATA_BIN defaults to the bundled sample, binarized on the fly.
+"""
+import argparse
+import copy
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import nd_fairseq  # noqa: E402
+from fairseq import options, tasks  # noqa: E402
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion  # noqa: E402
+
+from nd_fairseq.teacher import FrozenTeacher  # noqa: E402
+
+
+def build(databin, arch, max_tokens):
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        databin, "--user-dir", os.path.dirname(nd_fairseq.__file__), "--task", "negative_distillation",
+        "--arch", arch, "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5",
+        "--max-tokens", str(max_tokens), "--seed", "1"])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    torch.manual_seed(1)
+    # from_checkpoint skips loading a teacher file: a randomly initialised teacher of the
+    # same architecture costs exactly what a trained one does
+    student = task.build_model(cfg.model, from_checkpoint=True)
+    teacher = task.build_model(cfg.model, from_checkpoint=True)
+    nd = task.build_criterion(cfg.criterion)
+    task.teacher = FrozenTeacher(teacher, "benchmark")
+    standard = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
+    task.load_dataset("train")
+    itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1)
+    return task, student, nd, standard, itr.next_epoch_itr(shuffle=True)
+
+
+def persistent_bytes(model, optimizer, extra_models=()):
+    total = sum(p.numel() * p.element_size() * 2 for p in model.parameters())  # weights + grads
+    for state in optimizer.state.values():
+        total += sum(v.numel() * v.element_size() for v in state.values() if torch.is_tensor(v))
+    for m in extra_models:
+        total += sum(p.numel() * p.element_size() for p in m.parameters())
+    return total
+
+
+def transient_peak(fn):
+    """Peak bytes of tensors allocated while fn() runs, from profiler allocation events."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted(
+        (e for e in prof.events() if e.name == "[memory]"), key=lambda e: e.time_range.start
+    )
+    current = peak = 0
+    for e in events:
+        current += e.cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_bin", nargs="?", help="fairseq binary data dir (default: the bundled sample)")
+    parser.add_argument("--arch", nargs="+", default=["transformer_nd_tiny", "transformer_nd_small"])
+    parser.add_argument("--max-tokens", type=int, default=2048)
+    parser.add_argument("--rounds", type=int, default=30, help="timed updates per mode and arch")
+    args = parser.parse_args()
+    databin = args.data_bin
+    if databin is None:
+        tmp = tempfile.mkdtemp()
+        subprocess.run(["bash", os.path.join(ROOT, "preprocess/binarize.sh"), os.path.join(ROOT, "examples/sample"), tmp],
+                       check=True, stdout=subprocess.DEVNULL)
+        databin = os.path.join(tmp, "bin")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), data {databin}")
+    print(f"{'arch':24s} {'std ms':>8s} {'ND ms':>8s} {'time x':>7s} {'std MB':>8s} {'ND MB':>8s} {'mem x':>6s}")
+    for arch in args.arch:
+        task, student, nd, standard, batches = build(databin, arch, args.max_tokens)
+        models = {"std": student, "nd": copy.deepcopy(student)}
+        opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
+
+        def update(mode, sample):
+            model, opt = models[mode], opts[mode]
+            model.train()
+            opt.zero_grad(set_to_none=False)
+            if mode == "nd":
+                task._attach_teacher_outputs(sample, model, nd)
+                loss, _, _ = nd(model, sample)
+                sample.pop("nd_teacher")
+            else:
+                loss, _, _ = standard(model, sample)
+            loss.backward()
+            opt.step()
+
+        samples = [s for _, s in zip(range(args.rounds + 3), batches)]
+        for sample in samples[:3]:  # warm-up, also creates the Adam state
+            update("std", sample)
+            update("nd", sample)
+        times = {"std": [], "nd": []}
+        for i, sample in enumerate(samples[3:]):
+            for mode in (("std", "nd") if i % 2 == 0 else ("nd", "std")):
+                start = time.perf_counter()
+                update(mode, sample)
+                times[mode].append(time.perf_counter() - start)
+        biggest = max(samples, key=lambda s: s["ntokens"])
+        mem = {
+            "std": persistent_bytes(models["std"], opts["std"]) + transient_peak(lambda: update("std", biggest)),
+            "nd": persistent_bytes(models["nd"], opts["nd"], [task.teacher.model])
+            + transient_peak(lambda: update("nd", biggest)),
+        }
+        t = {k: statistics.median(v) * 1000 for k, v in times.items()}
+        print(f"{arch:24s} {t['std']:8.1f} {t['nd']:8.1f} {t['nd'] / t['std']:7.2f} "
+              f"{mem['std'] / 2**20:8.1f} {mem['nd'] / 2**20:8.1f} {mem['nd'] / mem['std']:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Shared input/output helpers of the preprocessing scripts: errors that name the file and
+line, and output files that appear whole or not at all."""
+import contextlib
+import os
+import sys
+import tempfile
+
+
+class InputError(ValueError):
+    """Bad input; the message names the file and line."""
+
+
+def read_lines(path):
+    """The lines of a UTF-8 text file, without their line ends; errors name file and line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from e
+    if not raw.strip():
+        raise InputError(f"{path}: file is empty")
+    lines = raw.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}:{number}: not valid UTF-8 (byte {e.start})") from e
+    return out
+
+
+@contextlib.contextmanager
+def atomic_outputs(*paths):
+    """Yield temporary file objects for ``paths``; rename them into place only when the
+    block succeeds, so a failure never leaves partial output behind."""
+    handles = []
+    try:
+        for path in paths:
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+            handles.append((open(fd, "w", encoding="utf-8", newline="\n"), tmp, path))
+        yield [h for h, _, _ in handles]
+        for h, tmp, path in handles:
+            h.close()
+            os.replace(tmp, path)
+        handles = []
+    finally:
+        for h, tmp, _ in handles:
+            h.close()
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def run_cli(main):
+    """Run ``main()``; print an InputError as one line on stderr with exit code 2."""
+    try:
+        main()
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
