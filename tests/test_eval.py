@@ -1,0 +1,132 @@
+"""nd_fairseq.eval: hand-computed metrics, agreement with dialog-eval, input errors."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nd_fairseq.eval.metrics import bleu, distinct, evaluate, kl_dialog_eval, kl_exact, low_frequency_ratio
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "dialog_eval")
+
+
+def tok(lines):
+    return [line.split() for line in lines]
+
+
+def test_distinct_by_hand():
+    hyps = tok(["a b a", "a b", "", "c"])
+    # unigrams: a b a a b c -> 3 distinct / 6; bigrams: (a b)(b a)(a b) -> 2 / 3; trigrams: 1 / 1
+    assert distinct(hyps, 1) == pytest.approx(3 / 6)
+    assert distinct(hyps, 2) == pytest.approx(2 / 3)
+    assert distinct(hyps, 3) == pytest.approx(1.0)
+    # n-grams never cross lines, and a line shorter than n contributes none
+    assert distinct(tok(["a", "b"]), 2) == 0.0
+    # out-of-vocabulary tokens collapse to <unk>
+    assert distinct(tok(["x y", "z"]), 1, vocab={"a"}) == pytest.approx(1 / 3)
+
+
+def test_low_frequency_ratio_by_hand():
+    from collections import Counter
+
+    train = Counter({"the": 150, "cat": 3, "dog": 99, "rare": 1})
+    hyps = tok(["the cat", "dog never", ""])
+    # cat (3) and dog (99) are in [1, 100); the (150) is not; never (0) is not
+    assert low_frequency_ratio(hyps, train) == pytest.approx(2 / 4)
+
+
+def test_kl_by_hand():
+    refs = tok(["a b", "a c"])
+    hyps = tok(["a a b", "d"])
+    vocab = {"a", "b", "c", "d"}
+    # support {a, b}: P_ref = (2/3, 1/3), P_hyp = (2/3, 1/3) -> 0
+    assert kl_dialog_eval(hyps, refs, 1, vocab) == pytest.approx(0.0)
+    hyps = tok(["a b b b"])
+    # P_ref = (a 2/3, b 1/3), P_hyp = (a 1/4, b 3/4)
+    la, lb = math.log2((2 / 3) / (1 / 4)), math.log2((1 / 3) / (3 / 4))
+    assert kl_dialog_eval(hyps, refs, 1, vocab) == pytest.approx(((la + lb) / 2 + la) / 2)
+    assert kl_exact(hyps, refs, 1, vocab) == pytest.approx(2 / 3 * la + 1 / 3 * lb)
+    # bigrams: support {(a b)} only -> log2(1/1) = 0 on the one line that has it
+    assert kl_dialog_eval(hyps, refs, 2, vocab) == pytest.approx(0.0)
+
+
+def test_bleu_edge_cases():
+    same = tok(["i am fine , thank you ."])
+    assert bleu(same, same)["bleu-4"] == pytest.approx(1.0)
+    assert bleu(same, same)["bleu-3"] == pytest.approx(math.exp(0.99 * 0), abs=1e-9)
+    # an empty or a one-token hypothesis does not crash and scores below a perfect match
+    for hyp in (["ok"], []):
+        scores = bleu([hyp], same)
+        assert 0.0 <= scores["bleu-4"] < 1.0 and 0.0 <= scores["bleu-3"] < 1.0
+
+
+def test_identical_hypothesis_and_reference():
+    # (lines of 4+ tokens: nltk's method-4 smoothing scores shorter exact matches below 1)
+    lines = tok(["hello there , jim", "how are you ?", "fine , thank you ."])
+    scores = evaluate(lines, lines, lines)
+    assert scores["kl-1"] == pytest.approx(0.0) and scores["kl-2"] == pytest.approx(0.0)
+    assert scores["kl-1-exact"] == pytest.approx(0.0) and scores["bleu-4"] == pytest.approx(1.0, abs=1e-6)
+
+
+def read_dialog_eval(path):
+    header, row = open(path).read().split("\n")[:2]
+    names = header.split()[1:]
+    return {name: float(value.split(",")[0]) for name, value in zip(names, row.split()[1:])}
+
+
+@pytest.mark.parametrize("vocab, expected", [(None, "dialog_eval_no_vocab.txt"), ("vocab400.txt", "dialog_eval_vocab400.txt")])
+def test_agrees_with_dialog_eval(vocab, expected):
+    cmd = [sys.executable, "-m", "nd_fairseq.eval", "--hyp", os.path.join(FIXTURE, "hyp.txt"),
+           "--ref", os.path.join(FIXTURE, "ref.txt"), "--train", os.path.join(FIXTURE, "train.txt"), "--json"]
+    if vocab:
+        cmd += ["--vocab", os.path.join(FIXTURE, vocab)]
+    ours = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    theirs = read_dialog_eval(os.path.join(FIXTURE, expected))
+    for our_key, their_key in [("dist-1", "distinct-1"), ("dist-2", "distinct-2"), ("kl-1", "unigram-kl-div"),
+                               ("kl-2", "bigram-kl-div"), ("bleu-3", "bleu-3"), ("bleu-4", "bleu-4")]:
+        assert ours[our_key] == pytest.approx(theirs[their_key], abs=1e-6), our_key
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "nd_fairseq.eval", *args], capture_output=True, text=True)
+
+
+def test_generate_log_is_restored_to_id_order(tmp_path):
+    log = tmp_path / "gen.out"
+    log.write_text("S-1\tq1\nH-1\t-0.5\tsecond\nS-0\tq0\nH-0\t-0.2\tfirst one\nP-0\t-0.1 -0.1\n")
+    ref = tmp_path / "ref.txt"
+    ref.write_text("first one\nsecond\n")
+    out = run_cli("--hyp", str(log), "--ref", str(ref), "--train", str(ref), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["bleu-4"] > 0.5  # aligned: both lines match their reference
+    log.write_text("H-0\t-0.2\tfirst one\nH-2\t-0.5\tthird\n")
+    out = run_cli("--hyp", str(log), "--ref", str(ref), "--train", str(ref))
+    assert out.returncode == 2 and "gen.out" in out.stderr and "lacks hypotheses" in out.stderr
+
+
+def test_bad_inputs_name_the_file(tmp_path):
+    good = tmp_path / "ref.txt"
+    good.write_text("a b\nc d\n")
+    short = tmp_path / "short.txt"
+    short.write_text("a b\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"ok\ncaf\xe9\n")
+    for hyp, message in [(short, "short.txt has 1 responses but"), (empty, "empty.txt: file is empty"),
+                         (latin, "latin.txt:2: not valid UTF-8")]:
+        out = run_cli("--hyp", str(hyp), "--ref", str(good), "--train", str(good))
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_several_systems_make_one_table(tmp_path):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("a b\nc d\n")
+    other = tmp_path / "other.txt"
+    other.write_text("a a\na a\n")
+    out = run_cli("--hyp", str(ref), str(other), "--ref", str(ref), "--train", str(ref))
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3 and "dist-1" in rows[0]
+    assert [row.split("|")[2].strip() for row in rows[1:]] == ["1.0000", "0.2500"]  # dist-1
