@@ -15,5 +15,5 @@ setup(
         "sacrebleu>=2.0",
         "nltk>=3.7",
     ],
-    extras_require={"test": ["pytest"], "tensorboard": ["tensorboardX"]},
+    extras_require={"test": ["pytest"], "tensorboard": ["tensorboardX"], "examples": ["matplotlib"]},
 )

@@ -9,7 +9,7 @@ want=$(cat "$root/setup.py" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   python3 -m venv "$venv"
   # torch is pinned exactly in setup.py: a looser pin pulls a multi-GB CUDA build
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -e "$root[test,tensorboard]"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -e "$root[test,tensorboard,examples]"
   echo "$want" >"$stamp"
 fi
 echo "$venv/bin/python"

@@ -1,0 +1,121 @@
+"""preprocess/: pair building, source entropy, D_N selection, bad input."""
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "preprocess"))
+from dailydialog_pairs import normalise_turn  # noqa: E402
+from source_entropy import source_entropy, top_indices  # noqa: E402
+
+SHARED = os.path.join(ROOT, "..", "shared", "data", "dailydialog")
+
+
+def script(name, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "preprocess", name), *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_source_entropy_by_hand():
+    pairs = [("q1", "r1"), ("q2", "r1"), ("q2", " r1 "), ("q3", "r2"), ("q4", "r3"), ("q4", "r3")]
+    h_r1 = -(1 / 3 * math.log2(1 / 3) + 2 / 3 * math.log2(2 / 3))  # queries q1 once, q2 twice
+    assert source_entropy(pairs) == pytest.approx([h_r1, h_r1, h_r1, 0.0, 0.0, 0.0])
+    assert source_entropy(pairs, base=math.e)[0] == pytest.approx(h_r1 * math.log(2))
+    four = [(f"q{i}", "i don't know .") for i in range(4)]
+    assert source_entropy(four) == pytest.approx([2.0] * 4)
+
+
+def test_top_selection_is_stable_on_ties():
+    scores = [0.0, 1.0, 0.0, 2.0, 1.0, 0.0]
+    assert top_indices(scores, 0.5).tolist() == [1, 3, 4]
+    assert top_indices(scores, 0.67).tolist() == [0, 1, 3, 4]  # 4.02 rounds to 4; first zero by file order
+
+
+def test_negative_and_rest_files(tmp_path):
+    pairs = tmp_path / "train_data.txt"
+    pairs.write_text("a__eou__ok .\nb__eou__ok . \nc__eou__sure\nd__eou__ok .\ne__eou__yes\nf__eou__yes\n")
+    out = script("source_entropy.py", pairs, "--scores", tmp_path / "s.txt", "--negative", tmp_path / "neg",
+                 "--rest", tmp_path / "rest", "--all", tmp_path / "all")
+    assert out.returncode == 0, out.stderr
+    scores = [float(x) for x in (tmp_path / "s.txt").read_text().split()]
+    assert scores == pytest.approx([math.log2(3), math.log2(3), 0, math.log2(3), 1, 1])
+    assert (tmp_path / "neg.src").read_text() == "a\nb\nd\n"
+    assert (tmp_path / "neg.tgt").read_text() == "ok .\nok .\nok .\n"
+    assert (tmp_path / "rest.src").read_text() == "c\ne\nf\n"
+    assert (tmp_path / "all.tgt").read_text().count("\n") == 6
+    first = (tmp_path / "neg.src").read_bytes()
+    script("source_entropy.py", pairs, "--scores", tmp_path / "s.txt", "--negative", tmp_path / "neg")
+    assert (tmp_path / "neg.src").read_bytes() == first
+
+
+def test_parallel_input(tmp_path):
+    (tmp_path / "t.src").write_text("a\nb\nc\n")
+    (tmp_path / "t.tgt").write_text("ok\nok\nno\n")
+    out = script("source_entropy.py", tmp_path / "t.src", "--tgt", tmp_path / "t.tgt", "--scores", tmp_path / "s")
+    assert out.returncode == 0 and (tmp_path / "s").read_text().split() == ["1.000000", "1.000000", "0.000000"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"a__eou__b\n\nc__eou__d\n", "train_data.txt:2: empty line"),
+    (b"a__eou__b\nno separator here\n", "train_data.txt:2: no '__eou__'"),
+    (b"a__eou__b\nc__eou__caf\xe9\n", "train_data.txt:2: not valid UTF-8"),
+    (b"", "train_data.txt: file is empty"),
+])
+def test_bad_pair_files(tmp_path, content, message):
+    bad = tmp_path / "train_data.txt"
+    bad.write_bytes(content)
+    out = script("source_entropy.py", bad, "--scores", tmp_path / "out" / "s.txt", "--negative", tmp_path / "out" / "neg")
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+def test_mismatched_parallel_files(tmp_path):
+    (tmp_path / "t.src").write_text("a\nb\n")
+    (tmp_path / "t.tgt").write_text("a\n")
+    out = script("source_entropy.py", tmp_path / "t.src", "--tgt", tmp_path / "t.tgt", "--scores", tmp_path / "s")
+    assert out.returncode == 2 and "t.src has 2 lines but" in out.stderr and not (tmp_path / "s").exists()
+
+
+def test_turn_normalisation():
+    assert normalise_turn(" What's wrong with MSG ? It's fine . ") == "what 's wrong with msg ? it 's fine . "
+    assert normalise_turn("I'm sure you'll like it, we've got it.") == "i'm sure you 'll like it, we 've got it . "
+    assert normalise_turn(" ... well , 1.15 dollars") == " . . . well , 1 . 15 dollars"
+    assert normalise_turn("Don't you think they're late ?") == "don't you think they 're late ?"
+
+
+def test_pairs_and_heldout(tmp_path):
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "dialogues_train.txt").write_text("Hi . __eou__ Hello ! __eou__ Bye . __eou__\nA __eou__ B __eou__\n")
+    (original / "dialogues_validation.txt").write_text("C __eou__ D __eou__\n")
+    (original / "dialogues_test.txt").write_text("E __eou__ F __eou__\n")
+    out = script("dailydialog_pairs.py", original, tmp_path / "pairs")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "pairs" / "train_data.txt").read_text() == "hi . __eou__hello !\nhello !__eou__bye . \na__eou__b\n"
+    (tmp_path / "v.txt").write_text("hello !__eou__bye . \n")
+    (tmp_path / "t.txt").write_text("e__eou__f\n")
+    out = script("dailydialog_pairs.py", original, tmp_path / "pooled", "--heldout", tmp_path / "v.txt", tmp_path / "t.txt")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "pooled" / "train_data.txt").read_text() == "hi . __eou__hello !\na__eou__b\nc__eou__d\n"
+    assert (tmp_path / "pooled" / "test_data.txt").read_text() == "e__eou__f\n"
+    (original / "dialogues_test.txt").write_text("E __eou__ F __eou__\nno turns at all\n")
+    out = script("dailydialog_pairs.py", original, tmp_path / "bad")
+    assert out.returncode == 2 and "dialogues_test.txt:2: no '__eou__'" in out.stderr
+    assert not (tmp_path / "bad").exists() or os.listdir(tmp_path / "bad") == []
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="needs ../shared/data/dailydialog")
+def test_reproduces_the_authors_valid_and_test_pairs(tmp_path):
+    out = script("dailydialog_pairs.py", os.path.join(SHARED, "original"), tmp_path)
+    assert out.returncode == 0, out.stderr
+    ours = set()
+    for split in ("train", "valid", "test"):
+        ours.update((tmp_path / f"{split}_data.txt").read_text(encoding="utf-8").splitlines())
+    for name, exact_expected in (("valid_data.txt", 6816), ("test_data.txt", 6837)):
+        theirs = open(os.path.join(SHARED, name), encoding="utf-8").read().splitlines()
+        assert sum(line in ours for line in theirs) == exact_expected
+        collapsed = {" ".join(x.split()) for x in ours}
+        assert all(" ".join(line.split()) in collapsed for line in theirs)
