@@ -137,3 +137,28 @@ def test_mrse_gradient_matches_autograd():
     m = mask.expand_as(a).double()
     ((torch.exp(-(a - b) ** 2) * m).sum((1, 2)) / m.sum((1, 2))).sum().backward()
     assert torch.allclose(ga, a.grad) and torch.allclose(gb, b.grad)
+
+
+def test_fused_output_layer_losses_match_autograd_of_lsce_plus_soft_ul():
+    from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
+
+    from nd_fairseq.criterions.negative_distillation import output_layer_losses
+
+    torch.manual_seed(4)
+    logits = torch.randn(9, 13, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(9, 13, dtype=torch.float64)
+    target = torch.randint(2, 13, (9,))
+    target[[2, 7]] = 1  # padding
+    mask = target.ne(1)
+    for t in (1.0, 2.0):
+        total, mle, nll, pred = output_layer_losses(logits, target, lambda rows: teacher[rows], mask, t, 0.1, 1, 0.7, 0.3)
+        total.backward()
+        ours = logits.grad.clone()
+        logits.grad = None
+        ref_mle, ref_nll = label_smoothed_nll_loss(torch.log_softmax(logits, -1), target, 0.1, ignore_index=1)
+        ref_pred = -(torch.softmax(teacher / t, -1) * torch.log(1 - torch.softmax(logits / t, -1))).sum(-1)[mask].sum()
+        (0.7 * ref_mle + 0.3 * ref_pred).backward()
+        assert mle.item() == pytest.approx(ref_mle.item()) and nll.item() == pytest.approx(ref_nll.item())
+        assert pred.item() == pytest.approx(ref_pred.item())
+        assert torch.allclose(ours, logits.grad, rtol=1e-5, atol=1e-7)
+        logits.grad = None

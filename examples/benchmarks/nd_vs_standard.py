@@ -9,8 +9,10 @@ alternating which goes first, so that load from other processes hits both alike.
 the median time per update and the peak memory of each, and their ratios.
 
 Peak memory = memory that lives across updates (parameters, gradients, Adam state, and the
-teacher's parameters for ND) + the peak of the tensors allocated during the update, read
-from torch.profiler's allocation events (CPU has no allocator counters).
+teacher's parameters for ND, counted from the tensors) + the peak of what one update
+allocates on top, measured on the largest batch in a fresh process per mode as the rise of
+the resident set's high-water mark (VmHWM, reset through /proc/self/clear_refs): CPU
+PyTorch has no allocator counters.
 DATA_BIN defaults to the bundled sample, binarized on the fly.
 """
 import argparse
@@ -67,18 +69,53 @@ def persistent_bytes(model, optimizer, extra_models=()):
     return total
 
 
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def transient_peak(fn):
-    """Peak bytes of tensors allocated while fn() runs, from profiler allocation events."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = sorted(
-        (e for e in prof.events() if e.name == "[memory]"), key=lambda e: e.time_range.start
-    )
-    current = peak = 0
-    for e in events:
-        current += e.cpu_memory_usage
-        peak = max(peak, current)
-    return peak
+    """Bytes by which the resident set's high-water mark rises while fn() runs."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    before = _status_kb("VmRSS")
+    fn()
+    return (_status_kb("VmHWM") - before) * 1024
+
+
+def measure_memory(databin, arch, max_tokens, mode):
+    """Run in a fresh process: persistent + transient bytes of one update of ``mode``."""
+    task, student, nd, standard, batches = build(databin, arch, max_tokens)
+    samples = [s for _, s in zip(range(30), batches)]
+    biggest = max(samples, key=lambda s: s["ntokens"])
+    opt = torch.optim.Adam(student.parameters(), lr=1e-4)
+    update = make_update(task, {mode: student}, {mode: opt}, nd, standard)
+    for sample in samples[:2]:  # creates the gradients and the Adam state
+        update(mode, sample)
+    update(mode, biggest)
+    transient = transient_peak(lambda: update(mode, biggest))
+    teacher = [task.teacher.model] if mode == "nd" else []
+    return persistent_bytes(student, opt, teacher) + transient
+
+
+def make_update(task, models, opts, nd, standard):
+    def update(mode, sample):
+        model, opt = models[mode], opts[mode]
+        model.train()
+        opt.zero_grad(set_to_none=False)
+        if mode == "nd":
+            task._attach_teacher_outputs(sample, model, nd)
+            loss, _, _ = nd(model, sample)
+            sample.pop("nd_teacher")
+        else:
+            loss, _, _ = standard(model, sample)
+        loss.backward()
+        opt.step()
+
+    return update
 
 
 def main():
@@ -87,7 +124,11 @@ def main():
     parser.add_argument("--arch", nargs="+", default=["transformer_nd_tiny", "transformer_nd_small"])
     parser.add_argument("--max-tokens", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=30, help="timed updates per mode and arch")
+    parser.add_argument("--measure-memory", choices=["std", "nd"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_memory:
+        print(measure_memory(args.data_bin, args.arch[0], args.max_tokens, args.measure_memory))
+        return
     databin = args.data_bin
     if databin is None:
         tmp = tempfile.mkdtemp()
@@ -101,18 +142,7 @@ def main():
         models = {"std": student, "nd": copy.deepcopy(student)}
         opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
 
-        def update(mode, sample):
-            model, opt = models[mode], opts[mode]
-            model.train()
-            opt.zero_grad(set_to_none=False)
-            if mode == "nd":
-                task._attach_teacher_outputs(sample, model, nd)
-                loss, _, _ = nd(model, sample)
-                sample.pop("nd_teacher")
-            else:
-                loss, _, _ = standard(model, sample)
-            loss.backward()
-            opt.step()
+        update = make_update(task, models, opts, nd, standard)
 
         samples = [s for _, s in zip(range(args.rounds + 3), batches)]
         for sample in samples[:3]:  # warm-up, also creates the Adam state
@@ -124,12 +154,12 @@ def main():
                 start = time.perf_counter()
                 update(mode, sample)
                 times[mode].append(time.perf_counter() - start)
-        biggest = max(samples, key=lambda s: s["ntokens"])
-        mem = {
-            "std": persistent_bytes(models["std"], opts["std"]) + transient_peak(lambda: update("std", biggest)),
-            "nd": persistent_bytes(models["nd"], opts["nd"], [task.teacher.model])
-            + transient_peak(lambda: update("nd", biggest)),
-        }
+        mem = {}
+        for mode in ("std", "nd"):
+            out = subprocess.run(
+                [sys.executable, __file__, databin, "--arch", arch, "--max-tokens", str(args.max_tokens),
+                 "--measure-memory", mode], capture_output=True, text=True, check=True)
+            mem[mode] = int(out.stdout.split()[-1])
         t = {k: statistics.median(v) * 1000 for k, v in times.items()}
         print(f"{arch:24s} {t['std']:8.1f} {t['nd']:8.1f} {t['nd'] / t['std']:7.2f} "
               f"{mem['std'] / 2**20:8.1f} {mem['nd'] / 2**20:8.1f} {mem['nd'] / mem['std']:6.2f}")

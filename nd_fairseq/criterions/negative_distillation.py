@@ -21,6 +21,7 @@ from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
+    label_smoothed_nll_loss,
 )
 from fairseq.logging import metrics
 from torch import Tensor
@@ -63,73 +64,106 @@ def log1m_exp_lprobs(lprobs: Tensor) -> Tensor:
     return out.scatter(-1, top, others)
 
 
-class _SoftUnlikelihood(torch.autograd.Function):
-    """Sum over the given rows of -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_N / t).
+class _OutputLayerLosses(torch.autograd.Function):
+    """The two losses on the output distribution, in one pass over the B*T x V logits:
+    ``mle_weight`` x fairseq's label-smoothed NLL (computed by fairseq's own
+    ``label_smoothed_nll_loss``) + ``pred_weight`` x the soft unlikelihood
+    -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_N / t).
 
-    An autograd Function for memory and speed: the gradient is computed chunk by chunk in the
-    forward pass (all its ingredients are at hand there) into one buffer of the logits' size,
-    and backward only scales it. Autograd would instead keep ~6 float32 copies of the
-    B*T x V logits, and the teacher's logits are produced a chunk at a time by
-    ``teacher_chunk`` so they never exist whole. With w_k = q_k p_k / (1 - p_k),
-    dL/dz_j = (w_j - p_j sum_k w_k) / t; at the arg-max this cancels as p -> 1 and is taken
-    as the exact p_top (q_top - sum_{k != top} w_k) / t. Every entry is bounded by 1/t.
+    Why by hand: for the small models ND is used with, the vocabulary-sized tensors dominate
+    time and memory. Autograd would keep several float32 copies of the logits for backward
+    and make separate full passes for each loss. Here rows are processed in cache-sized
+    chunks; the gradient is computed in the forward pass, where all its ingredients are at
+    hand, into one logits-sized buffer that backward only scales; the teacher's logits are
+    made a chunk at a time by ``teacher_chunk`` and never exist whole.
+
+    Soft unlikelihood gradient: with w_k = q_k p_k / (1 - p_k), dL/dz_j = (w_j - p_j sum_k w_k)
+    / t; at the arg-max this cancels as p -> 1 and is taken as the exact
+    p_top (q_top - sum_{k != top} w_k) / t. log(1 - p_top) is the log of the other
+    probabilities' sum, also exact. Rows outside ``row_mask`` get q = 0, which makes their
+    loss and gradient exactly 0.
+
+    Returns (weighted sum, mle, nll, soft unlikelihood); only the first is differentiable.
     """
 
     @staticmethod
-    def forward(ctx, logits, teacher_chunk, row_mask, temperature, need_grad):
-        # Written for few passes over memory (in-place where a value is not needed again):
-        # this runs on B*T x V floats and dominates the cost of ND for small models. Rows go
-        # in contiguous slices; rows outside ``row_mask`` get q = 0, which makes both their
-        # loss and their gradient exactly 0.
+    def forward(ctx, logits, target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight, need_grad):
         grad = torch.empty_like(logits) if need_grad else None
-        total = torch.zeros((), dtype=torch.float32, device=logits.device)
+        sums = torch.zeros(3, dtype=torch.float32, device=logits.device)  # mle, nll, pred
         step = max(1, _ROW_CHUNK_ELEMENTS // max(1, logits.size(-1)))
         for start in range(0, logits.size(0), step):
             rows = slice(start, start + step)
-            z, z_teacher = logits[rows].float(), teacher_chunk(rows).float()
-            if temperature != 1.0:
-                z, z_teacher = z / temperature, z_teacher / temperature
-            lp = F.log_softmax(z, dim=-1)
-            q = F.softmax(z_teacher, dim=-1).mul_(row_mask[rows].unsqueeze(-1))
-            top = lp.argmax(dim=-1, keepdim=True)
-            p = lp.exp_()  # lp is not needed again
-            p_top = p.gather(-1, top)
-            p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
-            # 1 - p_top as the sum of the others: exact where p_top -> 1
-            one_minus_top = p.sum(-1, keepdim=True)
-            log1m = p.neg().log1p_().scatter_(-1, top, one_minus_top.log())
-            total -= torch.dot(q.view(-1), log1m.view(-1))
-            if need_grad:
-                # w_k = q_k p_k / (1 - p_k); w is 0 at the top here, so its sum is sum_{k!=top} w_k
-                w = p.div(torch.rsub(p, 1.0)).mul_(q)
-                rest = w.sum(-1, keepdim=True)
-                q_top = q.gather(-1, top)
-                w_top = q_top * p_top / one_minus_top
-                g = w.addcmul_(p, rest + w_top, value=-1.0)  # w_j - p_j sum_k w_k
-                g.scatter_(-1, top, p_top * (q_top - rest))
+            z = logits[rows].float()
+            g = None
+            if mle_weight:
+                with torch.enable_grad():
+                    z.requires_grad_()
+                    mle, nll = label_smoothed_nll_loss(
+                        F.log_softmax(z, dim=-1), target[rows], eps, ignore_index=pad, reduce=True
+                    )
+                    if need_grad:
+                        (g,) = torch.autograd.grad(mle, z)
+                        g.mul_(mle_weight)
+                sums[0] += mle.detach()
+                sums[1] += nll.detach()
+                z = z.detach()
+            if pred_weight:
+                z_teacher = teacher_chunk(rows).float()
                 if temperature != 1.0:
-                    g /= temperature
+                    z, z_teacher = z / temperature, z_teacher / temperature
+                lp = F.log_softmax(z, dim=-1)
+                q = F.softmax(z_teacher, dim=-1).mul_(row_mask[rows].unsqueeze(-1))
+                top = lp.argmax(dim=-1, keepdim=True)
+                p = lp.exp_()  # lp is not needed again
+                p_top = p.gather(-1, top)
+                p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
+                one_minus_top = p.sum(-1, keepdim=True)  # 1 - p_top, exact where p_top -> 1
+                log1m = p.neg().log1p_().scatter_(-1, top, one_minus_top.log())
+                sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
+                if need_grad:
+                    # w_k = q_k p_k / (1 - p_k); 0 at the top here, so its sum is sum_{k!=top} w_k
+                    w = p.div(torch.rsub(p, 1.0)).mul_(q)
+                    rest = w.sum(-1, keepdim=True)
+                    q_top = q.gather(-1, top)
+                    w_top = q_top * p_top / one_minus_top
+                    g_pred = w.addcmul_(p, rest + w_top, value=-1.0)  # w_j - p_j sum_k w_k
+                    g_pred.scatter_(-1, top, p_top * (q_top - rest))
+                    scale = pred_weight / temperature
+                    g = g_pred.mul_(scale) if g is None else g.add_(g_pred, alpha=scale)
+            if need_grad:
                 grad[rows] = g
         ctx.grad = grad
-        return total
+        ctx.mark_non_differentiable(sums)
+        total = mle_weight * sums[0] + pred_weight * sums[2]
+        return total, sums[0], sums[1], sums[2]
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_out, *unused):
         if ctx.grad is None:
-            raise RuntimeError("soft_unlikelihood: backward through a graph built without gradients")
+            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
         # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
         grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
-        return grad, None, None, None, None
+        return (grad,) + (None,) * 9
 
 
-def soft_unlikelihood_rows(student_logits: Tensor, teacher_chunk, row_mask: Tensor, temperature: float = 1.0) -> Tensor:
-    """Soft unlikelihood summed over the rows of ``student_logits`` (N x V) where the bool
-    ``row_mask`` (N) is True, with the teacher's logits of a slice of rows given by
-    ``teacher_chunk(row_slice)`` (no gradient)."""
+def output_layer_losses(logits, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0, pad=-100,
+                        mle_weight=1.0, pred_weight=1.0):
+    """mle_weight * label-smoothed NLL + pred_weight * soft unlikelihood over N x V ``logits``.
+
+    Args:
+        logits: N x V student scores (fp32/fp16/bf16; computed in fp32).
+        target: N target ids (used when mle_weight != 0; ``pad`` ids are ignored).
+        teacher_chunk: row slice -> the teacher's logits of those rows (no gradient).
+        row_mask: N bools, the rows the soft unlikelihood counts.
+    Returns:
+        (differentiable weighted sum, mle sum, nll sum, soft-unlikelihood sum), float32 scalars.
+    """
     if temperature <= 0:
         raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
-    need_grad = torch.is_grad_enabled() and student_logits.requires_grad
-    return _SoftUnlikelihood.apply(student_logits, teacher_chunk, row_mask, temperature, need_grad)
+    need_grad = torch.is_grad_enabled() and logits.requires_grad
+    return _OutputLayerLosses.apply(
+        logits, target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight, need_grad
+    )
 
 
 def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
@@ -145,9 +179,11 @@ def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tens
     """
     vocab = student_logits.size(-1)
     teacher = teacher_logits.detach().reshape(-1, vocab)
-    return soft_unlikelihood_rows(
-        student_logits.reshape(-1, vocab), lambda rows: teacher[rows], mask.reshape(-1), temperature
+    value, _, _, _ = output_layer_losses(
+        student_logits.reshape(-1, vocab), None, lambda rows: teacher[rows], mask.reshape(-1),
+        temperature, mle_weight=0.0,
     )
+    return value
 
 
 class _MaskedRSESum(torch.autograd.Function):
@@ -318,56 +354,68 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             raise ValueError("negative_distillation computes per-sample terms; use reduce=True")
         alpha = self.alpha()
         terms = self.active_terms()
-        want_features = "hid" in terms or "att" in terms
-        if want_features:
+        teacher = sample.get("nd_teacher")
+        if terms and teacher is None:
+            raise RuntimeError(
+                "criterion negative_distillation needs the teacher's outputs: train with "
+                "--task negative_distillation --teacher-path CHECKPOINT"
+            )
+        if "hid" in terms or "att" in terms:
             net_output = model(**sample["net_input"], return_nd_features=True)
         else:
             net_output = model(**sample["net_input"])
-        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
-            "loss": None,
-            "nll_loss": nll_loss.data,
             "ntokens": sample["ntokens"],
             "nsentences": sample["target"].size(0),
             "sample_size": sample_size,
             # alpha weighted by sample_size so that it stays correct when fairseq sums
             # logging outputs over workers and gradient-accumulation steps
             "alpha_x_sample_size": alpha * sample_size,
-            "loss_mle": mle_loss.data,
         }
-        loss = (1.0 - alpha) * mle_loss if alpha != 0.0 else mle_loss
-        if terms:
-            loss = loss + alpha * self.nd_terms(net_output, sample, terms, logging_output)
-        logging_output["loss"] = loss.data
+        mle_weight = 1.0 - alpha if alpha != 0.0 else 1.0
+        if "pred" in terms:
+            loss, mle_loss, nll_loss = self.output_layer_terms(
+                model, net_output, sample, teacher, mle_weight, alpha * self.weights["pred"], logging_output
+            )
+        else:
+            mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+            loss = mle_weight * mle_loss if mle_weight != 1.0 else mle_loss
+        if "hid" in terms or "att" in terms:
+            loss = loss + alpha * self.feature_terms(net_output[1], teacher, terms, logging_output)
+        logging_output.update(loss=loss.data, nll_loss=nll_loss.data, loss_mle=mle_loss.data)
         if self.report_accuracy:
             n_correct, total = self.compute_accuracy(model, net_output, sample)
             logging_output["n_correct"] = utils.item(n_correct.data)
             logging_output["total"] = utils.item(total.data)
         return loss, sample_size, logging_output
 
-    def nd_terms(self, net_output, sample, terms, logging_output) -> Tensor:
-        """Weighted sum of the active ND terms, summed over the batch's samples; logs each
-        term (unweighted) as ``loss_<name>``."""
-        teacher = sample.get("nd_teacher")
-        if teacher is None:
-            raise RuntimeError(
-                "criterion negative_distillation needs the teacher's outputs: train with "
-                "--task negative_distillation --teacher-path CHECKPOINT"
-            )
+    def output_layer_terms(self, model, net_output, sample, teacher, mle_weight, pred_weight, logging_output):
+        """mle_weight * L_mle + pred_weight * L_pred in one pass over the logits (see
+        ``output_layer_losses``); returns (that sum, L_mle, nll)."""
+        if getattr(model.decoder, "adaptive_softmax", None) is not None:
+            raise ValueError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
+        logits = net_output[0]
+        features = teacher["features"].reshape(-1, teacher["features"].size(-1))
+        target = model.get_targets(sample, net_output).reshape(-1)
+        loss, mle_loss, nll_loss, pred = output_layer_losses(
+            logits.reshape(-1, logits.size(-1)),
+            target,
+            lambda rows: teacher["output_layer"](features[rows]),
+            target.ne(self.padding_idx),
+            temperature=self.nd_temperature,
+            eps=self.eps,
+            pad=self.padding_idx,
+            mle_weight=mle_weight,
+            pred_weight=pred_weight,
+        )
+        logging_output["loss_pred"] = pred.data
+        return loss, mle_loss, nll_loss
+
+    def feature_terms(self, extra, teacher, terms, logging_output) -> Tensor:
+        """w_hid sum_l L_hid^l + w_att sum_l L_att^l, each summed over the batch's samples;
+        logs each term (unweighted) as ``loss_<name>``."""
         total = 0.0
-        if "pred" in terms:
-            logits = net_output[0]
-            features = teacher["features"].reshape(-1, teacher["features"].size(-1))
-            value = soft_unlikelihood_rows(
-                logits.reshape(-1, logits.size(-1)),
-                lambda rows: teacher["output_layer"](features[rows]),
-                sample["target"].reshape(-1).ne(self.padding_idx),
-                self.nd_temperature,
-            )
-            logging_output["loss_pred"] = value.data
-            total = total + self.weights["pred"] * value
-        extra = net_output[1]
         if "hid" in terms:
             mask = extra["nd_token_mask"].unsqueeze(-1)
             value = sum(
