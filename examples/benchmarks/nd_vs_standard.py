@@ -13,7 +13,10 @@ teacher's parameters for ND, counted from the tensors) + the peak of what one up
 allocates on top, measured on the largest batch in a fresh process per mode as the rise of
 the resident set's high-water mark (VmHWM, reset through /proc/self/clear_refs): CPU
 PyTorch has no allocator counters.
-DATA_BIN defaults to the bundled sample, binarized on the fly.
+DATA_BIN defaults to the bundled sample, binarized on the fly. With ``--device cuda``
+(optionally ``--fp16``: fp16 weights and batches, as fairseq's --fp16 runs its forward and
+backward) the transient part is torch.cuda.max_memory_allocated() over one update minus what
+was allocated before it, in-process.
 """
 import argparse
 import copy
@@ -32,14 +35,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import nd_fairseq  # noqa: E402
-from fairseq import options, tasks  # noqa: E402
+from fairseq import options, tasks, utils  # noqa: E402
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion  # noqa: E402
 
 from nd_fairseq.teacher import FrozenTeacher  # noqa: E402
 
 
-def build(databin, arch, max_tokens):
+def build(databin, arch, max_tokens, device="cpu", fp16=False):
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
         databin, "--user-dir", os.path.dirname(nd_fairseq.__file__), "--task", "negative_distillation",
@@ -52,12 +55,19 @@ def build(databin, arch, max_tokens):
     # same architecture costs exactly what a trained one does
     student = task.build_model(cfg.model, from_checkpoint=True)
     teacher = task.build_model(cfg.model, from_checkpoint=True)
+    if device != "cpu":
+        student, teacher = student.to(device), teacher.to(device)
+    if fp16:
+        student, teacher = student.half(), teacher.half()
     nd = task.build_criterion(cfg.criterion)
     task.teacher = FrozenTeacher(teacher, "benchmark")
     standard = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
     task.load_dataset("train")
     itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1)
-    return task, student, nd, standard, itr.next_epoch_itr(shuffle=True)
+    batches = itr.next_epoch_itr(shuffle=True)
+    if device != "cpu":
+        batches = (utils.move_to_cuda(b) for b in batches)
+    return task, student, nd, standard, batches
 
 
 def persistent_bytes(model, optimizer, extra_models=()):
@@ -114,6 +124,8 @@ def make_update(task, models, opts, nd, standard):
             loss, _, _ = standard(model, sample)
         loss.backward()
         opt.step()
+        if next(model.parameters()).is_cuda:
+            torch.cuda.synchronize()
 
     return update
 
@@ -124,6 +136,8 @@ def main():
     parser.add_argument("--arch", nargs="+", default=["transformer_nd_tiny", "transformer_nd_small"])
     parser.add_argument("--max-tokens", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=30, help="timed updates per mode and arch")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--fp16", action="store_true", help="fp16 weights and batches (cuda)")
     parser.add_argument("--measure-memory", choices=["std", "nd"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_memory:
@@ -135,10 +149,11 @@ def main():
         subprocess.run(["bash", os.path.join(ROOT, "preprocess/binarize.sh"), os.path.join(ROOT, "examples/sample"), tmp],
                        check=True, stdout=subprocess.DEVNULL)
         databin = os.path.join(tmp, "bin")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), data {databin}")
+    where = torch.cuda.get_device_name() if args.device != "cpu" else f"{torch.get_num_threads()} CPU thread(s)"
+    print(f"torch {torch.__version__}, {where}{', fp16' if args.fp16 else ''}, data {databin}")
     print(f"{'arch':24s} {'std ms':>8s} {'ND ms':>8s} {'time x':>7s} {'std MB':>8s} {'ND MB':>8s} {'mem x':>6s}")
     for arch in args.arch:
-        task, student, nd, standard, batches = build(databin, arch, args.max_tokens)
+        task, student, nd, standard, batches = build(databin, arch, args.max_tokens, args.device, args.fp16)
         models = {"std": student, "nd": copy.deepcopy(student)}
         opts = {k: torch.optim.Adam(m.parameters(), lr=1e-4) for k, m in models.items()}
 
@@ -155,11 +170,20 @@ def main():
                 update(mode, sample)
                 times[mode].append(time.perf_counter() - start)
         mem = {}
-        for mode in ("std", "nd"):
-            out = subprocess.run(
-                [sys.executable, __file__, databin, "--arch", arch, "--max-tokens", str(args.max_tokens),
-                 "--measure-memory", mode], capture_output=True, text=True, check=True)
-            mem[mode] = int(out.stdout.split()[-1])
+        if args.device == "cpu":
+            for mode in ("std", "nd"):
+                out = subprocess.run(
+                    [sys.executable, __file__, databin, "--arch", arch, "--max-tokens", str(args.max_tokens),
+                     "--measure-memory", mode], capture_output=True, text=True, check=True)
+                mem[mode] = int(out.stdout.split()[-1])
+        else:
+            biggest = max(samples, key=lambda s: s["ntokens"])
+            for mode in ("std", "nd"):
+                torch.cuda.reset_peak_memory_stats()
+                before = torch.cuda.memory_allocated()
+                update(mode, biggest)
+                teacher = [task.teacher.model] if mode == "nd" else []
+                mem[mode] = persistent_bytes(models[mode], opts[mode], teacher) + torch.cuda.max_memory_allocated() - before
         t = {k: statistics.median(v) * 1000 for k, v in times.items()}
         print(f"{arch:24s} {t['std']:8.1f} {t['nd']:8.1f} {t['nd'] / t['std']:7.2f} "
               f"{mem['std'] / 2**20:8.1f} {mem['nd'] / 2**20:8.1f} {mem['nd'] / mem['std']:6.2f}")
