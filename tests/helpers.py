@@ -9,7 +9,8 @@ from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
 USER_DIR = os.path.dirname(nd_fairseq.__file__)
-BIN = os.path.dirname(sys.executable)
+# where the fairseq-* console scripts are: this Python's bin folder unless ND_FAIRSEQ_BIN says
+BIN = os.environ.get("ND_FAIRSEQ_BIN", os.path.dirname(sys.executable))
 GENERIC = ["i don't know .", "ok .", "yes , sure .", "thank you ."]
 
 
