@@ -26,9 +26,10 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 from fairseq.logging import metrics
 from torch import Tensor
 
-# Rows of B*T x V processed at a time by the soft unlikelihood, so that its float32
-# temporaries stay a few MB instead of several copies of the full logits.
-_ROW_CHUNK_ELEMENTS = 1 << 18
+# Elements of the B*T x V logits processed at a time by the output-layer losses: on CPU a
+# chunk's float32 temporaries stay in cache (~1 MB); on a GPU small chunks would make the
+# loop launch-bound, so chunks only bound the temporaries (~256 MB).
+_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 26}
 
 
 def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
@@ -90,7 +91,8 @@ class _OutputLayerLosses(torch.autograd.Function):
     def forward(ctx, logits, target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight, need_grad):
         grad = torch.empty_like(logits) if need_grad else None
         sums = torch.zeros(3, dtype=torch.float32, device=logits.device)  # mle, nll, pred
-        step = max(1, _ROW_CHUNK_ELEMENTS // max(1, logits.size(-1)))
+        chunk = _ROW_CHUNK_ELEMENTS.get(logits.device.type, _ROW_CHUNK_ELEMENTS["cuda"])
+        step = max(1, chunk // max(1, logits.size(-1)))
         for start in range(0, logits.size(0), step):
             rows = slice(start, start + step)
             z = logits[rows].float()
