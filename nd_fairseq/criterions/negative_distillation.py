@@ -28,8 +28,8 @@ from torch import Tensor
 
 # Elements of the B*T x V logits processed at a time by the output-layer losses: on CPU a
 # chunk's float32 temporaries stay in cache (~1 MB); on a GPU small chunks would make the
-# loop launch-bound, so chunks only bound the temporaries (~256 MB).
-_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 26}
+# loop launch-bound, so chunks there only bound the temporaries (~32 MB).
+_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 23}
 
 
 def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
