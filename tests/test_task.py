@@ -106,3 +106,15 @@ def test_batches_cover_every_example_with_a_batch_multiple(databin, teacher_ckpt
             if "max_sentences" in kwargs:
                 assert max(sizes) <= 10
     assert len(task.dataset("test")) % 8 != 0  # the case the stock batching gets wrong
+
+
+def test_every_plugin_flag_has_help():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "nd_fairseq"], capture_output=True, text=True, check=True).stdout
+    for flag in ["--teacher-path", "--nd-lambda", "--nd-gamma", "--nd-beta", "--nd-fixed-alpha", "--nd-temperature",
+                 "--nd-pred-weight", "--nd-hid-weight", "--nd-att-weight", "--label-smoothing"]:
+        line = next(line for line in out.splitlines() if line.strip().startswith(flag + " ") or line.strip() == flag.upper())
+        assert line, flag
+    assert out.count("--nd-") >= 16  # usage line and one help entry per flag
