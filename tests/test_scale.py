@@ -1,0 +1,63 @@
+"""Distributed training (2 CPU processes, gloo) and determinism of ND training."""
+import json
+import os
+import socket
+import subprocess
+
+import torch
+
+from .helpers import BIN, USER_DIR, cli
+
+ND = ["--task", "negative_distillation", "--criterion", "negative_distillation", "--nd-gamma", "4",
+      "--arch", "transformer_nd_tiny", "--optimizer", "adam", "--lr", "0.005", "--max-tokens", "300",
+      "--dropout", "0", "--max-update", "6", "--log-format", "json", "--log-interval", "1", "--seed", "3",
+      "--no-epoch-checkpoints", "--num-workers", "0", "--disable-validation"]
+
+
+def train_logs(text):
+    return [json.loads(line.split("| train_inner |", 1)[1]) for line in text.splitlines() if "| train_inner |" in line]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one_process_on_the_same_global_batch(databin, teacher_ckpt, tmp_path):
+    single = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--teacher-path", teacher_ckpt, *ND,
+                 "--update-freq", "2", "--save-dir", tmp_path / "single")
+    port = free_port()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [os.path.join(BIN, "fairseq-train"), databin, "--user-dir", USER_DIR, "--teacher-path", teacher_ckpt, *ND,
+             "--save-dir", str(tmp_path / "ddp"), "--distributed-world-size", "2", "--distributed-rank", str(rank),
+             "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
+             "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp", "--cpu"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for rank in (0, 1)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs[0][-3000:] + outs[1][-3000:]
+    one, two = train_logs(single.stdout + single.stderr), train_logs(outs[0])
+    assert len(one) == len(two) == 6
+    for a, b in zip(one, two):
+        for key in ("loss", "nll_loss", "alpha", "loss_mle", "loss_pred", "loss_hid", "loss_att"):
+            assert abs(float(a[key]) - float(b[key])) <= 2e-3, (key, a, b)
+        assert a["bsz"] == b["bsz"]  # the same global batch
+    # the teacher was never DDP-wrapped nor saved: the student checkpoint holds the student only
+    state = torch.load(tmp_path / "ddp" / "checkpoint_last.pt", map_location="cpu")
+    assert not any(k.startswith("teacher") for k in state["model"]) and not state.get("criterion")
+
+
+def test_same_seed_gives_bit_identical_checkpoints(databin, teacher_ckpt, tmp_path):
+    states = []
+    for run in ("a", "b"):
+        cli("fairseq-train", databin, "--user-dir", USER_DIR, "--teacher-path", teacher_ckpt,
+            *ND, "--dropout", "0.1",
+            "--save-dir", tmp_path / run)
+        states.append(torch.load(tmp_path / run / "checkpoint_last.pt", map_location="cpu")["model"])
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
