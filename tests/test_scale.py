@@ -61,3 +61,22 @@ def test_same_seed_gives_bit_identical_checkpoints(databin, teacher_ckpt, tmp_pa
     assert states[0].keys() == states[1].keys()
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_resuming_reproduces_the_uninterrupted_run(databin, teacher_ckpt, tmp_path):
+    common = [databin, "--user-dir", USER_DIR, "--teacher-path", teacher_ckpt, *ND, "--dropout", "0.1",
+              "--max-epoch", "3"]
+    common[common.index("--max-update") + 1] = "1000"
+    straight = train_logs(cli("fairseq-train", *common, "--save-dir", tmp_path / "straight").stdout)
+    second_epoch = [int(log["num_updates"]) for log in straight if log["epoch"] == 2]
+    stop_at = second_epoch[len(second_epoch) // 2]  # mid-way through epoch 2
+    first = cli("fairseq-train", *common, "--save-dir", tmp_path / "resumed", "--max-update", stop_at)
+    resumed = train_logs(first.stdout) + train_logs(
+        cli("fairseq-train", *common, "--save-dir", tmp_path / "resumed").stdout)
+    assert [int(log["num_updates"]) for log in resumed] == [int(log["num_updates"]) for log in straight]
+    assert [log["epoch"] for log in resumed] == [log["epoch"] for log in straight]
+    assert sorted({log["epoch"] for log in straight}) == [1, 2, 3]
+    assert 0 < second_epoch.index(stop_at) < len(second_epoch) - 1
+    for a, b in zip(straight, resumed):
+        for key in ("loss", "nll_loss", "alpha", "loss_mle", "loss_pred", "loss_hid", "loss_att", "bsz"):
+            assert a[key] == b[key], (key, a, b)
