@@ -21,8 +21,11 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
         sys.exit("usage: python -m nd_fairseq.eval.plot TRAIN_LOG OUT.png")
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import turns on DEBUG logging
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
