@@ -25,7 +25,7 @@ fairseq-train "$work/data/bin-negative" --user-dir "$user_dir" --task translatio
   --criterion label_smoothed_cross_entropy "${common[@]}" --save-dir "$work/teacher" \
   | grep -E "\| (train|valid) \|" | tail -2
 
-echo "== 3. ND student on D, away from the teacher (alpha peaks at update 250 of ~590)"
+echo "== 3. ND student on D, away from the teacher (alpha peaks at update 250 of ~490)"
 fairseq-train "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
   --teacher-path "$work/teacher/checkpoint_best.pt" --criterion negative_distillation \
   --nd-gamma 250 "${common[@]}" --save-dir "$work/student" \
