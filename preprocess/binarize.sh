@@ -23,7 +23,8 @@ for split in train valid test; do
   [ -f "$pairs/${split}_data.txt" ] || { echo "error: $pairs/${split}_data.txt not found" >&2; exit 2; }
 done
 mkdir -p "$out"
-tmp=$(mktemp -d "$out/.binarize.XXXX")
+tmp="$out/.binarize.$$"
+rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 "$py" "$here/source_entropy.py" "$pairs/train_data.txt" --scores "$tmp/text/train.score" \
