@@ -25,7 +25,8 @@ def score_file(hyp_path, refs, train, vocab):
             f"{hyp_path} has {len(hyps)} responses but {refs[0]} has {len(refs[1])}: they must align line by line"
         )
     scores = evaluate([h.split() for h in hyps], [r.split() for r in refs[1]], train, vocab)
-    bleu = sacrebleu.metrics.BLEU(tokenize="none")
+    # force: the responses are tokenized on purpose (tok:none), no detokenization warning
+    bleu = sacrebleu.metrics.BLEU(tokenize="none", force=True)
     corpus = bleu.corpus_score(hyps, [refs[1]])
     scores["sacrebleu"] = corpus.score / 100
     scores["sacrebleu_signature"] = str(bleu.get_signature())

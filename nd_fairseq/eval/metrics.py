@@ -31,9 +31,10 @@ def ngram_counts(lines: Iterable[Sequence[str]], n: int, vocab=None) -> Counter:
     return counts
 
 
-def distinct(lines, n: int, vocab=None) -> float:
-    """Corpus-level Dist-n: distinct n-grams / all n-grams of the file (0 when it has none)."""
-    counts = ngram_counts(lines, n, vocab)
+def distinct(lines, n: int, vocab=None, counts: Optional[Counter] = None) -> float:
+    """Corpus-level Dist-n: distinct n-grams / all n-grams of the file (0 when it has none).
+    ``counts``: the file's n-gram counts, if already made."""
+    counts = ngram_counts(lines, n, vocab) if counts is None else counts
     total = sum(counts.values())
     return len(counts) / total if total else 0.0
 
@@ -54,7 +55,15 @@ def _shared_distributions(hyp: Counter, ref: Counter):
     return ({k: hyp[k] / hyp_total for k in support}, {k: ref[k] / ref_total for k in support})
 
 
-def kl_dialog_eval(hyps, refs, n: int, vocab) -> float:
+def _counts(hyps, refs, n, vocab, hyp_counts, ref_counts):
+    """The n-gram counts of both files; precomputed ones (from ``evaluate``) are reused."""
+    return (
+        ngram_counts(hyps, n, vocab) if hyp_counts is None else hyp_counts,
+        ngram_counts(refs, n, vocab) if ref_counts is None else ref_counts,
+    )
+
+
+def kl_dialog_eval(hyps, refs, n: int, vocab, hyp_counts=None, ref_counts=None) -> float:
     """KL-n as dialog-eval: per reference line, the mean of log2(P_ref / P_hyp) over its
     n-grams in the shared support, then the mean over the lines that have any (n = 1, 2).
 
@@ -64,7 +73,7 @@ def kl_dialog_eval(hyps, refs, n: int, vocab) -> float:
     """
     if n not in (1, 2):
         raise ValueError("dialog-eval defines KL for unigrams and bigrams only")
-    p_hyp, p_ref = _shared_distributions(ngram_counts(hyps, n, vocab), ngram_counts(refs, n, vocab))
+    p_hyp, p_ref = _shared_distributions(*_counts(hyps, refs, n, vocab, hyp_counts, ref_counts))
     per_line = []
     for tokens in refs:
         terms = []
@@ -81,9 +90,9 @@ def kl_dialog_eval(hyps, refs, n: int, vocab) -> float:
     return sum(per_line) / len(per_line) if per_line else 0.0
 
 
-def kl_exact(hyps, refs, n: int, vocab) -> float:
+def kl_exact(hyps, refs, n: int, vocab, hyp_counts=None, ref_counts=None) -> float:
     """Textbook KL(P_ref || P_hyp) in bits on the same shared, renormalised support."""
-    p_hyp, p_ref = _shared_distributions(ngram_counts(hyps, n, vocab), ngram_counts(refs, n, vocab))
+    p_hyp, p_ref = _shared_distributions(*_counts(hyps, refs, n, vocab, hyp_counts, ref_counts))
     return sum(p * math.log2(p / p_hyp[k]) for k, p in p_ref.items())
 
 
@@ -111,11 +120,13 @@ def evaluate(hyps, refs, train, vocab: Optional[set] = None) -> Dict[str, float]
     train_counts = Counter(t for line in train for t in line)
     if vocab is None:
         vocab = set(train_counts)
-    scores = {f"dist-{n}": distinct(hyps, n, vocab) for n in (1, 2, 3)}
+    hyp_counts = {n: ngram_counts(hyps, n, vocab) for n in (1, 2, 3)}
+    ref_counts = {n: ngram_counts(refs, n, vocab) for n in (1, 2)}
+    scores = {f"dist-{n}": distinct(hyps, n, counts=hyp_counts[n]) for n in (1, 2, 3)}
     scores["lf"] = low_frequency_ratio(hyps, train_counts)
     for n in (1, 2):
-        scores[f"kl-{n}"] = kl_dialog_eval(hyps, refs, n, vocab)
+        scores[f"kl-{n}"] = kl_dialog_eval(hyps, refs, n, vocab, hyp_counts[n], ref_counts[n])
     scores.update(bleu(hyps, refs))
     for n in (1, 2):
-        scores[f"kl-{n}-exact"] = kl_exact(hyps, refs, n, vocab)
+        scores[f"kl-{n}-exact"] = kl_exact(hyps, refs, n, vocab, hyp_counts[n], ref_counts[n])
     return scores
