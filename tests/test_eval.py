@@ -130,3 +130,12 @@ def test_several_systems_make_one_table(tmp_path):
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ")]
     assert len(rows) == 3 and "dist-1" in rows[0]
     assert [row.split("|")[2].strip() for row in rows[1:]] == ["1.0000", "0.2500"]  # dist-1
+
+
+def test_parallel_bleu_equals_sequential():
+    lines = [line.split() for line in open(os.path.join(FIXTURE, "ref.txt")).read().splitlines()]
+    hyps = [line.split() for line in open(os.path.join(FIXTURE, "hyp.txt")).read().splitlines()]
+    sequential = bleu(hyps, lines)
+    parallel = bleu(hyps, lines, parallel_from=1)
+    for key in sequential:
+        assert parallel[key] == pytest.approx(sequential[key], rel=1e-12)
