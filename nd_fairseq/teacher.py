@@ -109,6 +109,9 @@ def load_teacher(path, task):
     _check_dictionaries(path, state, task)
     # transformer_nd adds no parameters, so any fairseq transformer loads into it strictly
     # and gains the ability to return ND features.
+    bad = [k for k, v in state["model"].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise TeacherError(f"teacher {path} has NaN/inf weights (in {bad[0]}{' and others' if len(bad) > 1 else ''}): it cannot teach")
     model = TransformerNDModel.build_model(args, task)
     try:
         model.load_state_dict(state["model"], strict=True, model_cfg=args)
@@ -149,6 +152,11 @@ class FrozenTeacher:
         self._follow(student)
         self.model.eval()
         x, extra = self.model(**net_input, features_only=True, return_nd_features=features)
+        if not torch.isfinite(x).all():
+            raise FloatingPointError(
+                f"negative teacher {self.path} produced NaN/inf for this batch (in {x.dtype}); "
+                "if this happens only with --fp16, try --bf16 or fp32"
+            )
         out = {"features": x, "output_layer": self._output_layer}
         if features:
             out["nd_hidden"] = extra["nd_hidden"]

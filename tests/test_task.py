@@ -118,3 +118,21 @@ def test_every_plugin_flag_has_help():
         line = next(line for line in out.splitlines() if line.strip().startswith(flag + " ") or line.strip() == flag.upper())
         assert line, flag
     assert out.count("--nd-") >= 16  # usage line and one help entry per flag
+
+
+def test_teacher_with_nan_weights(databin, teacher_ckpt, tmp_path):
+    state = torch.load(teacher_ckpt, map_location="cpu")
+    state["model"]["decoder.layers.0.fc1.weight"][0, 0] = float("nan")
+    bad = tmp_path / "nan_teacher.pt"
+    torch.save(state, bad)
+    with pytest.raises(TeacherError, match="NaN/inf weights .*decoder.layers.0.fc1.weight"):
+        nd(databin, "--teacher-path", str(bad))
+
+
+def test_teacher_producing_nan_on_a_batch_is_a_clear_error(databin, teacher_ckpt):
+    task, model, criterion = nd(databin, "--teacher-path", teacher_ckpt, "--nd-fixed-alpha", "0.5")
+    sample = first_batch(task)
+    with torch.no_grad():
+        task.teacher.model.decoder.layers[0].fc1.weight[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="negative teacher .* produced NaN/inf for this batch"):
+        task._attach_teacher_outputs(sample, model, criterion)
