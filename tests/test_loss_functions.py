@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from nd_fairseq.criterions.negative_distillation import (
-    log1m_softmax,
     mrse,
     progressive_alpha,
     soft_unlikelihood,
@@ -69,13 +68,15 @@ def test_soft_unlikelihood_gradient_matches_autograd_of_the_formula():
     assert torch.all(ours[2] == 0)
 
 
-def test_log1m_softmax_exact_when_p_near_one():
-    # p_0 = 1 - ~e^-40: log1p(-p) in float32 gives -inf; the exact value is ~-40
+def test_log_one_minus_p_exact_when_p_near_one():
+    # p_0 = 1 - ~e^-40: log1p(-p) in float32 gives -inf; with all teacher mass on token 0 the
+    # soft unlikelihood is exactly -log(1 - p_0) ~ 40
     logits = torch.tensor([[40.0, 0.0, -5.0]])
-    out = log1m_softmax(logits)
+    teacher = torch.tensor([[1e4, 0.0, 0.0]])
+    value = soft_unlikelihood(logits, teacher, torch.ones(1, dtype=torch.bool))
     exact = torch.log(torch.exp(torch.tensor([0.0, -5.0], dtype=torch.float64)).sum()) - 40.0
-    assert out[0, 0].item() == pytest.approx(exact.item(), rel=1e-5)
-    assert torch.isfinite(out).all()
+    assert value.item() == pytest.approx(-exact.item(), rel=1e-5)
+    assert torch.isfinite(value)
 
 
 def test_soft_unlikelihood_stable_and_pushing_down_a_saturated_token():

@@ -45,26 +45,6 @@ def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Opti
     return lam * e / (1.0 + e) ** 2
 
 
-def log1m_softmax(logits: Tensor) -> Tensor:
-    """log(1 - softmax(logits)) along the last dim, accurate also where one probability -> 1."""
-    return log1m_exp_lprobs(F.log_softmax(logits, dim=-1))
-
-
-def log1m_exp_lprobs(lprobs: Tensor) -> Tensor:
-    """log(1 - p) from normalised log-probabilities ``lprobs`` (last dim).
-
-    ``log1p(-p)`` loses all precision (and its gradient) as p -> 1, exactly on the tokens the
-    unlikelihood has to push down. Only the arg-max can have p > 1/2, so every other entry is
-    computed with log1p, and the arg-max as log(sum of the other probabilities), a logsumexp
-    of the other log-probabilities without cancellation.
-    """
-    top = lprobs.argmax(dim=-1, keepdim=True)
-    # zero the arg-max before log1p so that no infinite gradient is ever formed there
-    out = torch.log1p(-lprobs.exp().scatter(-1, top, 0.0))
-    others = torch.logsumexp(lprobs.scatter(-1, top, float("-inf")), dim=-1, keepdim=True)
-    return out.scatter(-1, top, others)
-
-
 class _OutputLayerLosses(torch.autograd.Function):
     """The two losses on the output distribution, in one pass over the B*T x V logits:
     ``mle_weight`` x fairseq's label-smoothed NLL (computed by fairseq's own
