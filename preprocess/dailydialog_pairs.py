@@ -18,7 +18,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from textio import InputError, atomic_outputs, read_lines, run_cli  # noqa: E402
+from textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli  # noqa: E402
 
 SPLITS = {"train": "dialogues_train.txt", "valid": "dialogues_validation.txt", "test": "dialogues_test.txt"}
 _SPACES = re.compile(" +")
@@ -45,15 +45,6 @@ def _norm(pair_line: str) -> str:
     return " ".join(pair_line.split())
 
 
-def read_pair_file(path):
-    """Lines of an authors'-format pair file, each checked for its separator."""
-    lines = read_lines(path)
-    for number, line in enumerate(lines, 1):
-        if "__eou__" not in line:
-            raise InputError(f"{path}:{number}: no '__eou__' between query and response")
-    return lines
-
-
 def build(original_dir: str, out_dir: str, max_tokens: int = 44, heldout=None):
     """Write OUT_DIR/{train,valid,test}_data.txt; returns {split: number of pairs}.
 
@@ -76,7 +67,7 @@ def build(original_dir: str, out_dir: str, max_tokens: int = 44, heldout=None):
                 if len(q.split()) <= max_tokens and len(r.split()) <= max_tokens
             )
     if heldout:
-        held = {"valid": read_pair_file(heldout[0]), "test": read_pair_file(heldout[1])}
+        held = {"valid": read_pair_lines(heldout[0]), "test": read_pair_lines(heldout[1])}
         remaining = collections.Counter(_norm(p) for lines in held.values() for p in lines)
         train = []
         for pair in pairs["train"] + pairs["valid"] + pairs["test"]:

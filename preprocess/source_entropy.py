@@ -23,21 +23,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from textio import InputError, atomic_outputs, read_lines, run_cli  # noqa: E402
+from textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli  # noqa: E402
 
 
 def read_pairs(path, tgt_path=None):
     """[(query, response)] from a __eou__ file or from parallel src/tgt files."""
     if tgt_path is None:
-        pairs = []
-        for number, line in enumerate(read_lines(path), 1):
-            if not line.strip():
-                raise InputError(f"{path}:{number}: empty line (expected query__eou__response)")
-            if "__eou__" not in line:
-                raise InputError(f"{path}:{number}: no '__eou__' between query and response")
-            query, response = line.split("__eou__", 1)
-            pairs.append((query.strip(), response.strip()))
-        return pairs
+        return [tuple(part.strip() for part in line.split("__eou__", 1)) for line in read_pair_lines(path)]
     src, tgt = read_lines(path), read_lines(tgt_path)
     if len(src) != len(tgt):
         raise InputError(f"{path} has {len(src)} lines but {tgt_path} has {len(tgt)}: not parallel")

@@ -31,6 +31,17 @@ def read_lines(path):
     return out
 
 
+def read_pair_lines(path):
+    """The lines of a ``query__eou__response`` file, each checked to be a pair."""
+    lines = read_lines(path)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise InputError(f"{path}:{number}: empty line (expected query__eou__response)")
+        if "__eou__" not in line:
+            raise InputError(f"{path}:{number}: no '__eou__' between query and response")
+    return lines
+
+
 @contextlib.contextmanager
 def atomic_outputs(*paths):
     """Yield temporary file objects for ``paths``; rename them into place only when the
