@@ -132,10 +132,15 @@ def test_several_systems_make_one_table(tmp_path):
     assert [row.split("|")[2].strip() for row in rows[1:]] == ["1.0000", "0.2500"]  # dist-1
 
 
-def test_parallel_bleu_equals_sequential():
+def test_parallel_scores_equal_sequential():
     lines = [line.split() for line in open(os.path.join(FIXTURE, "ref.txt")).read().splitlines()]
     hyps = [line.split() for line in open(os.path.join(FIXTURE, "hyp.txt")).read().splitlines()]
     sequential = bleu(hyps, lines)
     parallel = bleu(hyps, lines, parallel_from=1)
     for key in sequential:
         assert parallel[key] == pytest.approx(sequential[key], rel=1e-12)
+    sequential = evaluate(hyps, lines, lines, parallel_from=10**9)
+    parallel = evaluate(hyps, lines, lines, parallel_from=1)
+    assert parallel.keys() == sequential.keys() and parallel["sacrebleu_signature"] == sequential["sacrebleu_signature"]
+    for key in sequential.keys() - {"sacrebleu_signature"}:
+        assert parallel[key] == pytest.approx(sequential[key], rel=1e-12), key

@@ -13,8 +13,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-import sacrebleu  # noqa: E402
-
 from nd_fairseq.eval.metrics import evaluate  # noqa: E402
 
 
@@ -26,9 +24,6 @@ def main():
     hyps = [responses[(i * 7 + 3) % len(responses)] for i in range(n)]
     start = time.perf_counter()
     evaluate(hyps, refs, responses)
-    sacrebleu.metrics.BLEU(tokenize="none", force=True).corpus_score(
-        [" ".join(h) for h in hyps], [[" ".join(r) for r in refs]]
-    )
     elapsed = time.perf_counter() - start
     print(f"{n} responses scored (Dist-1/2/3, LF, KL-1/2 and exact, BLEU-3/4, sacreBLEU) in {elapsed:.2f} s")
 

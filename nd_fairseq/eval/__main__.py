@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 
-import sacrebleu
-
 from .io import EvalInputError, read_hypotheses, read_text, read_vocab
 from .metrics import evaluate
 
@@ -25,11 +23,6 @@ def score_file(hyp_path, refs, train, vocab):
             f"{hyp_path} has {len(hyps)} responses but {refs[0]} has {len(refs[1])}: they must align line by line"
         )
     scores = evaluate([h.split() for h in hyps], [r.split() for r in refs[1]], train, vocab)
-    # force: the responses are tokenized on purpose (tok:none), no detokenization warning
-    bleu = sacrebleu.metrics.BLEU(tokenize="none", force=True)
-    corpus = bleu.corpus_score(hyps, [refs[1]])
-    scores["sacrebleu"] = corpus.score / 100
-    scores["sacrebleu_signature"] = str(bleu.get_signature())
     scores["lines"] = len(hyps)
     scores["tokens"] = sum(len(h.split()) for h in hyps)
     scores["empty_lines"] = sum(1 for h in hyps if not h.split())
