@@ -8,7 +8,7 @@ import torch
 
 from nd_fairseq.teacher import TeacherError
 
-from .helpers import first_batch, preprocess, setup, train_teacher, write_pairs
+from .helpers import TINY_TRAIN, USER_DIR, cli, first_batch, preprocess, setup, train_teacher, write_pairs
 
 
 def nd(databin, *extra):
@@ -136,3 +136,19 @@ def test_teacher_producing_nan_on_a_batch_is_a_clear_error(databin, teacher_ckpt
         task.teacher.model.decoder.layers[0].fc1.weight[0, 0] = float("nan")
     with pytest.raises(FloatingPointError, match="negative teacher .* produced NaN/inf for this batch"):
         task._attach_teacher_outputs(sample, model, criterion)
+
+
+def test_student_with_nan_outputs_stops_before_the_first_update(databin, teacher_ckpt, tmp_path):
+    state = torch.load(teacher_ckpt, map_location="cpu")
+    state["model"]["decoder.layers.1.fc2.weight"][3, 5] = float("nan")
+    start = tmp_path / "nan_student.pt"
+    torch.save(state, start)
+    out = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--task", "negative_distillation",
+              "--teacher-path", teacher_ckpt, "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5",
+              *TINY_TRAIN, "--max-update", "3", "--save-dir", tmp_path / "student", "--restore-file", start,
+              "--reset-optimizer", "--reset-dataloader", "--reset-meters", check=False)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("FloatingPointError: negative_distillation: the student's loss is NaN/inf on this batch "
+                           "(update 0, alpha=0.5; batch sums loss_mle=nan"), last
+    assert not (tmp_path / "student" / "checkpoint_last.pt").exists()

@@ -366,11 +366,27 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         if "hid" in terms or "att" in terms:
             loss = loss + alpha * self.feature_terms(net_output[1], teacher, terms, logging_output)
         logging_output.update(loss=loss.data, nll_loss=nll_loss.data, loss_mle=mle_loss.data)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(self.non_finite_message(logging_output))
         if self.report_accuracy:
             n_correct, total = self.compute_accuracy(model, net_output, sample)
             logging_output["n_correct"] = utils.item(n_correct.data)
             logging_output["total"] = utils.item(total.data)
         return loss, sample_size, logging_output
+
+    def non_finite_message(self, logging_output) -> str:
+        """One line for a NaN/inf loss. Raised here, in the forward pass, because fairseq's own
+        check comes after the backward pass and its NaN-detector rerun fails under torch >= 2.x
+        on the transformer's dict outputs (a StopIteration that hides the cause)."""
+        terms = ", ".join(
+            f"{key}={float(logging_output[key]):.4g}"
+            for key in ("loss_mle", "loss_pred", "loss_hid", "loss_att") if key in logging_output
+        )
+        return (
+            f"negative_distillation: the student's loss is NaN/inf on this batch (update {self.num_updates}, "
+            f"alpha={self.alpha():.4g}; batch sums {terms}): its outputs are not finite, so its weights have diverged "
+            "or the checkpoint it started from holds NaN/inf (try a lower --lr or --clip-norm)"
+        )
 
     def output_layer_terms(self, model, net_output, sample, teacher, mle_weight, pred_weight, logging_output):
         """mle_weight * L_mle + pred_weight * L_pred in one pass over the logits (see
