@@ -107,3 +107,26 @@ def test_teacher_is_frozen_and_out_of_the_student(databin, teacher_ckpt):
     assert not teacher_ids & {id(p) for p in model.parameters()}
     assert not teacher_ids & {id(p) for p in criterion.parameters()}
     assert len(list(criterion.parameters())) == 0
+
+
+def test_projection_inside_the_loss_equals_the_models_logits(databin, teacher_ckpt):
+    """The criterion applies the student's output projection itself (non-padding rows only);
+    the loss, every term and every gradient equal those from the model's own logits."""
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.4")
+    model.eval()
+    sample = first_batch(task)
+    assert criterion.fused_projection(model) is model.decoder.output_projection.weight
+    results = []
+    for fused in (True, False):
+        if not fused:
+            criterion.fused_projection = lambda model: None
+        model.zero_grad()
+        loss, _, log = run(task, model, criterion, sample)
+        loss.backward()
+        results.append((loss.detach(), log, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (loss_a, log_a, grads_a), (loss_b, log_b, grads_b) = results
+    assert torch.allclose(loss_a, loss_b, rtol=1e-5)
+    for key in ("loss_mle", "nll_loss", "loss_pred", "loss_hid", "loss_att"):
+        assert torch.allclose(log_a[key], log_b[key], rtol=1e-5), key
+    for name in grads_a:
+        assert torch.allclose(grads_a[name], grads_b[name], rtol=1e-4, atol=1e-6), name

@@ -163,3 +163,55 @@ def test_fused_output_layer_losses_match_autograd_of_lsce_plus_soft_ul():
         assert pred.item() == pytest.approx(ref_pred.item())
         assert torch.allclose(ours, logits.grad, rtol=1e-5, atol=1e-7)
         logits.grad = None
+
+
+def test_projected_output_layer_losses_match_autograd_through_the_projection():
+    from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
+
+    from nd_fairseq.criterions.output_layer import projected_output_layer_losses
+
+    torch.manual_seed(5)
+    features = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(13, 6, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(9, 13, dtype=torch.float64)
+    target = torch.randint(2, 13, (9,))
+    target[[2, 7]] = 1  # padding: rows never visited, zero gradient
+    mask = target.ne(1)
+    for t, weights in [(1.0, (0.7, 0.3)), (2.0, (0.7, 0.3)), (1.0, (1.0, 0.0)), (1.0, (0.0, 1.0))]:
+        total, mle, nll, pred = projected_output_layer_losses(
+            features, weight, target, lambda rows: teacher[rows], mask, t, 0.1, 1, *weights)
+        total.mul(3.0).backward()  # an upstream factor, as fairseq's loss scaling
+        ours = features.grad.clone(), weight.grad.clone()
+        features.grad = weight.grad = None
+        logits = features @ weight.t()
+        ref_mle, ref_nll = label_smoothed_nll_loss(torch.log_softmax(logits, -1), target, 0.1, ignore_index=1)
+        ref_pred = -(torch.softmax(teacher / t, -1) * torch.log(1 - torch.softmax(logits / t, -1))).sum(-1)[mask].sum()
+        (3.0 * (weights[0] * ref_mle + weights[1] * ref_pred)).backward()
+        if weights[0]:
+            assert mle.item() == pytest.approx(ref_mle.item()) and nll.item() == pytest.approx(ref_nll.item())
+        if weights[1]:
+            assert pred.item() == pytest.approx(ref_pred.item())
+        assert torch.allclose(ours[0], features.grad, rtol=1e-5, atol=1e-7)
+        assert torch.allclose(ours[1], weight.grad, rtol=1e-5, atol=1e-7)
+        assert torch.all(ours[0][[2, 7]] == 0)
+        features.grad = weight.grad = None
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_projected_output_layer_losses_in_half_precision(dtype):
+    from nd_fairseq.criterions.output_layer import projected_output_layer_losses
+
+    torch.manual_seed(6)
+    features, weight, teacher = torch.randn(40, 16), torch.randn(300, 16), torch.randn(40, 300)
+    target = torch.randint(2, 300, (40,))
+    target[:5] = 1
+    grads = []
+    for dt in (torch.float32, dtype):
+        f, w = features.to(dt, copy=True).requires_grad_(), weight.to(dt, copy=True).requires_grad_()
+        total, *_ = projected_output_layer_losses(f, w, target, lambda rows: teacher[rows].to(dt), target.ne(1),
+                                                  1.0, 0.1, 1, 0.6, 0.4)
+        (total * 1024).backward()  # as under fairseq's loss scaling
+        assert f.grad.dtype == w.grad.dtype == dt and torch.isfinite(total)
+        grads.append((f.grad.float(), w.grad.float()))
+    for ref, got in zip(*grads):
+        assert torch.isfinite(got).all() and (got - ref).abs().max() <= 0.03 * ref.abs().max()

@@ -15,21 +15,17 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from fairseq import utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
-    label_smoothed_nll_loss,
 )
 from fairseq.logging import metrics
-from torch import Tensor
+from fairseq.models.transformer import TransformerDecoderBase
+from torch import Tensor, nn
 
-# Elements of the B*T x V logits processed at a time by the output-layer losses: on CPU a
-# chunk's float32 temporaries stay in cache (~1 MB); on a GPU small chunks would make the
-# loop launch-bound, so chunks there only bound the temporaries (~32 MB).
-_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 23}
+from .output_layer import output_layer_losses, projected_output_layer_losses
 
 
 def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
@@ -43,109 +39,6 @@ def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Opti
         beta = 6.0 / gamma
     e = math.exp(-abs(beta * (float(step) - gamma)))
     return lam * e / (1.0 + e) ** 2
-
-
-class _OutputLayerLosses(torch.autograd.Function):
-    """The two losses on the output distribution, in one pass over the B*T x V logits:
-    ``mle_weight`` x fairseq's label-smoothed NLL (computed by fairseq's own
-    ``label_smoothed_nll_loss``) + ``pred_weight`` x the soft unlikelihood
-    -sum_k q_k log(1 - p_k), p = softmax(z / t), q = softmax(z_N / t).
-
-    Why by hand: for the small models ND is used with, the vocabulary-sized tensors dominate
-    time and memory. Autograd would keep several float32 copies of the logits for backward
-    and make separate full passes for each loss. Here rows are processed in cache-sized
-    chunks; the gradient is computed in the forward pass, where all its ingredients are at
-    hand, into one logits-sized buffer that backward only scales; the teacher's logits are
-    made a chunk at a time by ``teacher_chunk`` and never exist whole.
-
-    Soft unlikelihood gradient: with w_k = q_k p_k / (1 - p_k), dL/dz_j = (w_j - p_j sum_k w_k)
-    / t; at the arg-max this cancels as p -> 1 and is taken as the exact
-    p_top (q_top - sum_{k != top} w_k) / t. log(1 - p_top) is the log of the other
-    probabilities' sum, also exact. Rows outside ``row_mask`` get q = 0, which makes their
-    loss and gradient exactly 0.
-
-    Returns (weighted sum, mle, nll, soft unlikelihood); only the first is differentiable.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight, need_grad):
-        grad = torch.empty_like(logits) if need_grad else None
-        sums = torch.zeros(3, dtype=torch.float32, device=logits.device)  # mle, nll, pred
-        chunk = _ROW_CHUNK_ELEMENTS.get(logits.device.type, _ROW_CHUNK_ELEMENTS["cuda"])
-        step = max(1, chunk // max(1, logits.size(-1)))
-        for start in range(0, logits.size(0), step):
-            rows = slice(start, start + step)
-            z = logits[rows].float()
-            g = None
-            if mle_weight:
-                with torch.enable_grad():
-                    z.requires_grad_()
-                    mle, nll = label_smoothed_nll_loss(
-                        F.log_softmax(z, dim=-1), target[rows], eps, ignore_index=pad, reduce=True
-                    )
-                    if need_grad:
-                        (g,) = torch.autograd.grad(mle, z)
-                        g.mul_(mle_weight)
-                sums[0] += mle.detach()
-                sums[1] += nll.detach()
-                z = z.detach()
-            if pred_weight:
-                z_teacher = teacher_chunk(rows).float()
-                if temperature != 1.0:
-                    z, z_teacher = z / temperature, z_teacher / temperature
-                lp = F.log_softmax(z, dim=-1)
-                q = F.softmax(z_teacher, dim=-1).mul_(row_mask[rows].unsqueeze(-1))
-                top = lp.argmax(dim=-1, keepdim=True)
-                p = lp.exp_()  # lp is not needed again
-                p_top = p.gather(-1, top)
-                p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
-                one_minus_top = p.sum(-1, keepdim=True)  # 1 - p_top, exact where p_top -> 1
-                log1m = p.neg().log1p_().scatter_(-1, top, one_minus_top.log())
-                sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
-                if need_grad:
-                    # w_k = q_k p_k / (1 - p_k); 0 at the top here, so its sum is sum_{k!=top} w_k
-                    w = p.div(torch.rsub(p, 1.0)).mul_(q)
-                    rest = w.sum(-1, keepdim=True)
-                    q_top = q.gather(-1, top)
-                    w_top = q_top * p_top / one_minus_top
-                    g_pred = w.addcmul_(p, rest + w_top, value=-1.0)  # w_j - p_j sum_k w_k
-                    g_pred.scatter_(-1, top, p_top * (q_top - rest))
-                    scale = pred_weight / temperature
-                    g = g_pred.mul_(scale) if g is None else g.add_(g_pred, alpha=scale)
-            if need_grad:
-                grad[rows] = g
-        ctx.grad = grad
-        ctx.mark_non_differentiable(sums)
-        total = mle_weight * sums[0] + pred_weight * sums[2]
-        return total, sums[0], sums[1], sums[2]
-
-    @staticmethod
-    def backward(ctx, grad_out, *unused):
-        if ctx.grad is None:
-            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
-        # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
-        grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
-        return (grad,) + (None,) * 9
-
-
-def output_layer_losses(logits, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0, pad=-100,
-                        mle_weight=1.0, pred_weight=1.0):
-    """mle_weight * label-smoothed NLL + pred_weight * soft unlikelihood over N x V ``logits``.
-
-    Args:
-        logits: N x V student scores (fp32/fp16/bf16; computed in fp32).
-        target: N target ids (used when mle_weight != 0; ``pad`` ids are ignored).
-        teacher_chunk: row slice -> the teacher's logits of those rows (no gradient).
-        row_mask: N bools, the rows the soft unlikelihood counts.
-    Returns:
-        (differentiable weighted sum, mle sum, nll sum, soft-unlikelihood sum), float32 scalars.
-    """
-    if temperature <= 0:
-        raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
-    need_grad = torch.is_grad_enabled() and logits.requires_grad
-    return _OutputLayerLosses.apply(
-        logits, target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight, need_grad
-    )
 
 
 def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
@@ -342,10 +235,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
                 "criterion negative_distillation needs the teacher's outputs: train with "
                 "--task negative_distillation --teacher-path CHECKPOINT"
             )
+        projection = self.fused_projection(model) if "pred" in terms else None
+        extra_outputs = {}
         if "hid" in terms or "att" in terms:
-            net_output = model(**sample["net_input"], return_nd_features=True)
-        else:
-            net_output = model(**sample["net_input"])
+            extra_outputs["return_nd_features"] = True
+        if projection is not None:
+            extra_outputs["features_only"] = True  # the logits are made inside the output-layer losses
+        net_output = model(**sample["net_input"], **extra_outputs)
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
             "ntokens": sample["ntokens"],
@@ -358,7 +254,8 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         mle_weight = 1.0 - alpha if alpha != 0.0 else 1.0
         if "pred" in terms:
             loss, mle_loss, nll_loss = self.output_layer_terms(
-                model, net_output, sample, teacher, mle_weight, alpha * self.weights["pred"], logging_output
+                model, net_output, projection, sample, teacher, mle_weight, alpha * self.weights["pred"],
+                logging_output
             )
         else:
             mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
@@ -388,25 +285,44 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             "or the checkpoint it started from holds NaN/inf (try a lower --lr or --clip-norm)"
         )
 
-    def output_layer_terms(self, model, net_output, sample, teacher, mle_weight, pred_weight, logging_output):
-        """mle_weight * L_mle + pred_weight * L_pred in one pass over the logits (see
-        ``output_layer_losses``); returns (that sum, L_mle, nll)."""
+    def fused_projection(self, model) -> Optional[Tensor]:
+        """The weight of the student's output projection when the output-layer losses can
+        apply it themselves, chunk by chunk and only to non-padding rows (a bias-free linear
+        layer, as in fairseq's transformers); None where the model's own logits are needed."""
+        decoder = model.decoder
+        projection = getattr(decoder, "output_projection", None)
+        if (
+            self.report_accuracy  # needs the logits
+            or getattr(decoder, "adaptive_softmax", None) is not None
+            or type(decoder).output_layer is not TransformerDecoderBase.output_layer
+            or not isinstance(projection, nn.Linear)
+            or projection.bias is not None
+        ):
+            return None
+        return projection.weight
+
+    def output_layer_terms(self, model, net_output, projection, sample, teacher, mle_weight, pred_weight,
+                           logging_output):
+        """mle_weight * L_mle + pred_weight * L_pred in one pass over the output layer (see
+        ``output_layer.py``); returns (that sum, L_mle, nll). ``net_output`` holds the decoder's
+        features when ``projection`` (its output weight) is given, else the logits."""
         if getattr(model.decoder, "adaptive_softmax", None) is not None:
             raise ValueError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
-        logits = net_output[0]
-        features = teacher["features"].reshape(-1, teacher["features"].size(-1))
+        teacher_features = teacher["features"].reshape(-1, teacher["features"].size(-1))
         target = model.get_targets(sample, net_output).reshape(-1)
-        loss, mle_loss, nll_loss, pred = output_layer_losses(
-            logits.reshape(-1, logits.size(-1)),
-            target,
-            lambda rows: teacher["output_layer"](features[rows]),
-            target.ne(self.padding_idx),
-            temperature=self.nd_temperature,
-            eps=self.eps,
-            pad=self.padding_idx,
-            mle_weight=mle_weight,
-            pred_weight=pred_weight,
+        options = dict(
+            temperature=self.nd_temperature, eps=self.eps, pad=self.padding_idx,
+            mle_weight=mle_weight, pred_weight=pred_weight,
         )
+        teacher_chunk = lambda rows: teacher["output_layer"](teacher_features[rows])  # noqa: E731
+        out = net_output[0].reshape(-1, net_output[0].size(-1))
+        mask = target.ne(self.padding_idx)
+        if projection is not None:
+            loss, mle_loss, nll_loss, pred = projected_output_layer_losses(
+                out, projection, target, teacher_chunk, mask, **options
+            )
+        else:
+            loss, mle_loss, nll_loss, pred = output_layer_losses(out, target, teacher_chunk, mask, **options)
         logging_output["loss_pred"] = pred.data
         return loss, mle_loss, nll_loss
 

@@ -1,0 +1,208 @@
+"""L_mle and L_pred on the output distribution, fused, chunked and without the padding rows.
+
+    mle_weight x fairseq's label-smoothed NLL (its value computed by fairseq's own
+    ``label_smoothed_nll_loss``) + pred_weight x the soft unlikelihood
+    -sum_k q_k log(1 - p_k),  p = softmax(z / t),  q = softmax(z_N / t)
+
+Why by hand: for the small models ND is used with, the vocabulary-sized tensors dominate time
+and memory. Autograd would keep several float32 copies of the B*T x V logits for backward
+and make separate full passes for each loss. Here only the rows that count are visited
+(padding is often a third or more of a batch's B*T rows), in cache-sized chunks; the softmax
+is shared by both losses; the gradient is computed in the forward pass, where all its
+ingredients are at hand; the teacher's logits are made a chunk at a time and never exist
+whole. ``projected_output_layer_losses`` also takes the output projection into the loop
+(the student's logits never exist whole either, and none are computed for padding), as
+fused linear-cross-entropy kernels do.
+
+Gradients per row, with p the student's probabilities:
+- label-smoothed NLL (fairseq's definition, eps_i = eps / (V - 1)): p - c, with c = eps_i
+  everywhere except 1 - eps at the target;
+- soft unlikelihood: with r_k = q_k / (1 - p_k) and S = sum_k r_k p_k, dL/dz_j =
+  p_j (r_j - S) / t. At the arg-max this cancels as p -> 1 and is taken as the exact
+  p_top (q_top - sum_{k != top} r_k p_k) / t; log(1 - p_top) is the log of the other
+  probabilities' sum, also exact.
+"""
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
+from torch import Tensor
+
+# Elements of the rows x V logits processed at a time: on CPU a chunk's float32 temporaries
+# stay in cache (~1 MB); on a GPU small chunks would make the loop launch-bound, so chunks
+# there only bound the temporaries (~32 MB).
+_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 23}
+
+
+@dataclass
+class _Spec:
+    target: Optional[Tensor]  # N target ids (needed when mle_weight != 0)
+    teacher_chunk: Callable[[Tensor], Tensor]  # row indices -> the teacher's logits there
+    row_mask: Tensor  # N bools: the rows the soft unlikelihood counts
+    temperature: float
+    eps: float
+    pad: int
+    mle_weight: float
+    pred_weight: float
+
+
+class _Rows:
+    """Which rows to visit, in which chunks, and which masks still apply inside them."""
+
+    def __init__(self, spec: _Spec, n_rows: int, vocab: int, device):
+        none = torch.zeros(n_rows, dtype=torch.bool, device=device)
+        self.mle = spec.target.ne(spec.pad) if spec.mle_weight else none
+        self.pred = spec.row_mask if spec.pred_weight else none
+        self.counted = self.mle | self.pred
+        active = self.counted.nonzero().squeeze(1)
+        self.mask_mle = bool(spec.mle_weight) and not bool(self.mle[active].all())
+        self.mask_pred = bool(spec.pred_weight) and not bool(self.pred[active].all())
+        step = max(1, _ROW_CHUNK_ELEMENTS.get(device.type, _ROW_CHUNK_ELEMENTS["cuda"]) // max(1, vocab))
+        self.chunks = [active[i:i + step] for i in range(0, active.numel(), step)]
+
+
+def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tensor, need_grad: bool):
+    """Adds this chunk's (mle, nll, pred) to ``sums``; returns the weighted gradient
+    d(mle_weight * mle + pred_weight * pred)/dz (float32, rows x V) or None."""
+    vocab = z.size(-1)
+    eps_i = spec.eps / (vocab - 1)
+    lp = F.log_softmax(z, dim=-1)
+    g = None
+    if spec.mle_weight:
+        t = spec.target[rows]
+        mle, nll = label_smoothed_nll_loss(lp, t, spec.eps, ignore_index=spec.pad, reduce=True)
+        sums[0] += mle
+        sums[1] += nll
+    p_mle = None
+    if spec.temperature != 1.0 and spec.pred_weight:
+        p_mle = lp.exp_() if spec.mle_weight and need_grad else None
+        lp = F.log_softmax(z / spec.temperature, dim=-1)
+    p = lp.exp_()  # lp is not needed again
+    if spec.mle_weight and need_grad:
+        g = ((p if p_mle is None else p_mle) - eps_i).mul_(spec.mle_weight)
+        g.scatter_add_(-1, t.unsqueeze(-1), g.new_full((len(rows), 1), -spec.mle_weight * (1.0 - spec.eps - eps_i)))
+        if visit.mask_mle:
+            g.mul_(visit.mle[rows].unsqueeze(-1))
+    if not spec.pred_weight:
+        return g
+    z_teacher = spec.teacher_chunk(rows).float()
+    if spec.temperature != 1.0:
+        z_teacher = z_teacher / spec.temperature
+    q = F.softmax(z_teacher, dim=-1)
+    if visit.mask_pred:
+        q.mul_(visit.pred[rows].unsqueeze(-1))
+    top = p.argmax(dim=-1, keepdim=True)
+    p_top = p.gather(-1, top)
+    p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
+    one_minus_top = p.sum(-1, keepdim=True)  # 1 - p_top, exact where p_top -> 1
+    one_minus_p = torch.rsub(p, 1.0)  # 1 at the top, >= 1/2 elsewhere: its log is accurate
+    log1m = one_minus_p.log().scatter_(-1, top, one_minus_top.log())
+    sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
+    if not need_grad:
+        return g
+    r = q.div_(one_minus_p)  # r_k = q_k / (1 - p_k); q_top itself at the top
+    q_top = r.gather(-1, top)
+    rest = (r * p).sum(-1, keepdim=True)  # sum over k != top of r_k p_k (p_top is zeroed)
+    s = rest + q_top * p_top / one_minus_top
+    scale = spec.pred_weight / spec.temperature
+    top_value = scale * p_top * (q_top - rest)
+    g_pred = r.sub_(s).mul_(p)  # p_j (r_j - S) off the top; the top entry is set exactly
+    if g is None:
+        return g_pred.mul_(scale).scatter_(-1, top, top_value)
+    g_top = g.gather(-1, top)
+    return g.add_(g_pred, alpha=scale).scatter_(-1, top, g_top + top_value)
+
+
+class _FromLogits(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, spec, need_grad):
+        visit = _Rows(spec, *logits.shape, logits.device)
+        sums = torch.zeros(3, dtype=torch.float32, device=logits.device)  # mle, nll, pred
+        grad = None
+        if need_grad:
+            grad = torch.empty_like(logits)
+            grad[~visit.counted] = 0.0
+        for rows in visit.chunks:
+            g = _chunk_losses(logits.index_select(0, rows).float(), rows, spec, visit, sums, need_grad)
+            if need_grad:
+                grad.index_copy_(0, rows, g.to(grad.dtype))
+        ctx.grad = grad
+        ctx.mark_non_differentiable(sums)
+        return spec.mle_weight * sums[0] + spec.pred_weight * sums[2], sums[0], sums[1], sums[2]
+
+    @staticmethod
+    def backward(ctx, grad_out, *unused):
+        if ctx.grad is None:
+            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
+        # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
+        grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
+        return grad, None, None
+
+
+class _FromFeatures(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, features, weight, spec, need_grad):
+        visit = _Rows(spec, features.size(0), weight.size(0), features.device)
+        sums = torch.zeros(3, dtype=torch.float32, device=features.device)
+        grad_features = grad_weight = None
+        if need_grad:
+            grad_features = torch.zeros_like(features)
+            # accumulated over chunks in float32 (at least), also when the weights are fp16/bf16
+            grad_weight = torch.zeros(weight.shape, dtype=torch.promote_types(weight.dtype, torch.float32),
+                                      device=weight.device)
+        for rows in visit.chunks:
+            x = features.index_select(0, rows)
+            g = _chunk_losses((x @ weight.t()).float(), rows, spec, visit, sums, need_grad)
+            if need_grad:
+                g = g.to(weight.dtype)
+                grad_features.index_copy_(0, rows, g @ weight)
+                if grad_weight.dtype == x.dtype:
+                    grad_weight.addmm_(g.t(), x)
+                else:
+                    grad_weight += g.t() @ x
+        ctx.grads = (grad_features, grad_weight)
+        ctx.weight_dtype = weight.dtype
+        ctx.mark_non_differentiable(sums)
+        return spec.mle_weight * sums[0] + spec.pred_weight * sums[2], sums[0], sums[1], sums[2]
+
+    @staticmethod
+    def backward(ctx, grad_out, *unused):
+        if ctx.grads[0] is None:
+            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
+        (grad_features, grad_weight), ctx.grads = ctx.grads, None
+        scale = grad_out.float()
+        grad_features.mul_(scale.to(grad_features.dtype))
+        return grad_features, grad_weight.mul_(scale).to(ctx.weight_dtype), None, None
+
+
+def _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight) -> _Spec:
+    if temperature <= 0:
+        raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
+    return _Spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
+
+
+def output_layer_losses(logits, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0, pad=-100,
+                        mle_weight=1.0, pred_weight=1.0):
+    """mle_weight * label-smoothed NLL + pred_weight * soft unlikelihood over N x V ``logits``.
+
+    Args:
+        logits: N x V student scores (fp32/fp16/bf16; computed in fp32).
+        target: N target ids (used when mle_weight != 0; ``pad`` ids are ignored).
+        teacher_chunk: row indices -> the teacher's logits of those rows (no gradient).
+        row_mask: N bools, the rows the soft unlikelihood counts.
+    Returns:
+        (differentiable weighted sum, mle sum, nll sum, soft-unlikelihood sum), float32 scalars.
+    """
+    spec = _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
+    return _FromLogits.apply(logits, spec, torch.is_grad_enabled() and logits.requires_grad)
+
+
+def projected_output_layer_losses(features, weight, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0,
+                                  pad=-100, mle_weight=1.0, pred_weight=1.0):
+    """``output_layer_losses`` of the logits ``features @ weight.T`` (N x C, V x C: a bias-free
+    output projection), made a chunk at a time; differentiable in ``features`` and ``weight``."""
+    spec = _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
+    need_grad = torch.is_grad_enabled() and (features.requires_grad or weight.requires_grad)
+    return _FromFeatures.apply(features, weight, spec, need_grad)
