@@ -119,3 +119,24 @@ def test_reproduces_the_authors_valid_and_test_pairs(tmp_path):
         assert sum(line in ours for line in theirs) == exact_expected
         collapsed = {" ".join(x.split()) for x in ours}
         assert all(" ".join(line.split()) in collapsed for line in theirs)
+
+
+def test_specificity_is_mean_nidf_by_hand():
+    from compare_with_authors import specificity_function
+
+    # three responses: idf(a) = log 3/3 = 0, idf(b) = log 3/2, idf(c) = log 3 (max); NIDF = idf / log 3
+    specificity = specificity_function(["a b", "a b c", "a"])
+    assert specificity("a b") == pytest.approx((0 + math.log(1.5) / math.log(3)) / 2)
+    assert specificity("c") == pytest.approx(1.0) and specificity("a") == 0.0
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="needs ../shared/data/dailydialog")
+def test_comparison_with_the_authors_scores(tmp_path):
+    out = script("dailydialog_pairs.py", os.path.join(SHARED, "original"), tmp_path, "--heldout",
+                 os.path.join(SHARED, "valid_data.txt"), os.path.join(SHARED, "test_data.txt"))
+    assert out.returncode == 0, out.stderr
+    out = script("compare_with_authors.py", tmp_path / "train_data.txt", SHARED)
+    assert out.returncode == 0, out.stderr
+    assert "'thank you .': theirs 0.1235, ours 0.1250" in out.stdout
+    assert "47727; Eq. 4 gives 0 there; theirs is 0 at 44.6%, ours at 100.0%" in out.stdout
+    assert "| `thank you .` | 274 | 298 | -0.000 | 7.817 |" in out.stdout
