@@ -80,3 +80,51 @@ def test_resuming_reproduces_the_uninterrupted_run(databin, teacher_ckpt, tmp_pa
     for a, b in zip(straight, resumed):
         for key in ("loss", "nll_loss", "alpha", "loss_mle", "loss_pred", "loss_hid", "loss_att", "bsz"):
             assert a[key] == b[key], (key, a, b)
+
+
+def _ddp_rank(rank, port, databin, teacher_ckpt, outdir):
+    """One rank of torch's DistributedDataParallel (fairseq's default --ddp-backend
+    pytorch_ddp, which fairseq itself only sets up on GPUs) on its own batch."""
+    import torch.distributed as dist
+    from fairseq.distributed import ModuleProxyWrapper
+    from torch.nn.parallel import DistributedDataParallel
+
+    from .helpers import first_batch, setup
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    task, model, criterion = setup(databin, "--task", "negative_distillation", "--teacher-path", teacher_ckpt,
+                                   "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5")
+    model = ModuleProxyWrapper(DistributedDataParallel(model))  # broadcasts rank 0's weights
+    sample = first_batch(task, split="train" if rank else "valid")
+    task._attach_teacher_outputs(sample, model, criterion)
+    loss, _, _ = criterion(model, sample)
+    loss.backward()
+    inner = model.module.module
+    torch.save({"weights": {n: p.detach() for n, p in inner.named_parameters()},
+                "grads": {n: p.grad for n, p in inner.named_parameters()}}, os.path.join(outdir, f"{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def test_torch_ddp_averages_the_gradients_of_both_ranks(databin, teacher_ckpt, tmp_path):
+    """The output projection's gradient is made inside the criterion, outside DDP's forward;
+    DDP's reducer must still average every gradient, that one included."""
+    import torch.multiprocessing as mp
+
+    from .helpers import first_batch, setup
+
+    mp.start_processes(_ddp_rank, args=(free_port(), databin, teacher_ckpt, str(tmp_path)), nprocs=2,
+                       start_method="fork")
+    ranks = [torch.load(tmp_path / f"{rank}.pt") for rank in (0, 1)]
+    task, model, criterion = setup(databin, "--task", "negative_distillation", "--teacher-path", teacher_ckpt,
+                                   "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5")
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(ranks[0]["weights"][name])
+    for split in ("valid", "train"):  # rank 0's batch and rank 1's
+        sample = first_batch(task, split=split)
+        task._attach_teacher_outputs(sample, model, criterion)
+        criterion(model, sample)[0].backward()
+    for name, p in model.named_parameters():
+        for r in ranks:
+            assert torch.allclose(r["grads"][name] * 2, p.grad, rtol=1e-4, atol=1e-6), name
