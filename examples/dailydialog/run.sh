@@ -7,12 +7,16 @@
 # DATA_DIR: the DailyDialog release in DATA_DIR/original/ plus, for the paper's valid/test
 # split, the authors' valid_data.txt, test_data.txt and vocab.txt (see README.md here).
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
+# Variants: ND_EXTRA="--nd-hid-weight 14" adds flags to the ND student's training; RESULTS_DIR
+# (default: this folder) receives outputs/, results.json and nd_training.png.
 set -euo pipefail
 data=$(cd "${1:?usage: run.sh DATA_DIR [cpu|paper] [WORK_DIR]}" && pwd)
 config=${2:-cpu}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=${3:-$root/work/dailydialog-$config}
+results=${RESULTS_DIR:-$here}
+read -r -a nd_extra <<<"${ND_EXTRA:-}"
 bash "$root/examples/setup_env.sh" >/dev/null
 export PATH="$root/.venv/bin:$PATH" PYTHONWARNINGS=ignore
 user_dir="$root/nd_fairseq"
@@ -69,11 +73,11 @@ step standard train standard "$work/data/bin" "$student_epochs" \
   --task translation --criterion label_smoothed_cross_entropy
 step nd train nd "$work/data/bin" "$student_epochs" \
   --task negative_distillation --teacher-path "$work/teacher/checkpoint_best.pt" \
-  --criterion negative_distillation "${nd[@]}"
+  --criterion negative_distillation "${nd[@]}" "${nd_extra[@]}"
 
 decode() {  # decode SYSTEM BEAM NAME
-  local out="$here/outputs/$1.$3.txt" log="$work/logs/generate.$1.$3.log"
-  mkdir -p "$here/outputs"
+  local out="$results/outputs/$1.$3.txt" log="$work/logs/generate.$1.$3.log"
+  mkdir -p "$results/outputs"
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
     --path "$work/$1/checkpoint_best.pt" --gen-subset test --beam "$2" --max-len-b 50 \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
@@ -91,9 +95,9 @@ done
 vocab=()
 [ -f "$data/vocab.txt" ] && vocab=(--vocab "$data/vocab.txt")
 score() {
-  python -m nd_fairseq.eval.results --outputs "$here/outputs" --ref "$work/data/text/test.tgt" \
-    --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$here/results.json"
+  python -m nd_fairseq.eval.results --outputs "$results/outputs" --ref "$work/data/text/test.tgt" \
+    --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$results/results.json"
 }
 step score score
-python -m nd_fairseq.eval.plot "$work/logs/nd.log" "$here/nd_training.png"
-echo "results: $here/results.json; timings: $timing"
+python -m nd_fairseq.eval.plot "$work/logs/nd.log" "$results/nd_training.png"
+echo "results: $results/results.json; timings: $timing"
