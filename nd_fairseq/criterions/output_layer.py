@@ -33,7 +33,7 @@ from torch import Tensor
 # Elements of the rows x V logits processed at a time: on CPU a chunk's float32 temporaries
 # stay in cache (~1 MB); on a GPU small chunks would make the loop launch-bound, so chunks
 # there only bound the temporaries (~32 MB).
-_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 18, "cuda": 1 << 23}
+_ROW_CHUNK_ELEMENTS = {"cpu": 1 << 21, "cuda": 1 << 23}
 
 
 @dataclass
@@ -63,30 +63,40 @@ class _Rows:
         self.chunks = [active[i:i + step] for i in range(0, active.numel(), step)]
 
 
+def _lsce_gradient(p: Tensor, t: Tensor, eps: float, eps_i: float, weight) -> Tensor:
+    """weight * (p - c), in place on p: the label-smoothed NLL's gradient (``weight`` a float
+    or a rows x 1 tensor)."""
+    g = p.sub_(eps_i).mul_(weight)
+    return g.scatter_add_(-1, t, _per_row(-(1.0 - eps - eps_i) * weight, g))
+
+
+def _per_row(value, like: Tensor) -> Tensor:
+    """``value`` (a float or a rows x 1 tensor) as a rows x 1 tensor."""
+    return value if torch.is_tensor(value) else like.new_full((like.size(0), 1), value)
+
+
 def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tensor, need_grad: bool):
     """Adds this chunk's (mle, nll, pred) to ``sums``; returns the weighted gradient
     d(mle_weight * mle + pred_weight * pred)/dz (float32, rows x V) or None."""
     vocab = z.size(-1)
     eps_i = spec.eps / (vocab - 1)
     lp = F.log_softmax(z, dim=-1)
-    g = None
+    mle_w = None  # the NLL's gradient weight, per row where some rows are padding
     if spec.mle_weight:
-        t = spec.target[rows]
+        t = spec.target[rows].unsqueeze(-1)
         mle, nll = label_smoothed_nll_loss(lp, t, spec.eps, ignore_index=spec.pad, reduce=True)
         sums[0] += mle
         sums[1] += nll
-    p_mle = None
+        if need_grad:
+            mle_w = spec.mle_weight * visit.mle[rows].unsqueeze(-1).float() if visit.mask_mle else spec.mle_weight
+    g_mle = None
     if spec.temperature != 1.0 and spec.pred_weight:
-        p_mle = lp.exp_() if spec.mle_weight and need_grad else None
+        if mle_w is not None:  # the NLL's p is not the soft unlikelihood's: its gradient on its own
+            g_mle, mle_w = _lsce_gradient(lp.exp_(), t, spec.eps, eps_i, mle_w), None
         lp = F.log_softmax(z / spec.temperature, dim=-1)
     p = lp.exp_()  # lp is not needed again
-    if spec.mle_weight and need_grad:
-        g = ((p if p_mle is None else p_mle) - eps_i).mul_(spec.mle_weight)
-        g.scatter_add_(-1, t.unsqueeze(-1), g.new_full((len(rows), 1), -spec.mle_weight * (1.0 - spec.eps - eps_i)))
-        if visit.mask_mle:
-            g.mul_(visit.mle[rows].unsqueeze(-1))
     if not spec.pred_weight:
-        return g
+        return None if mle_w is None else _lsce_gradient(p, t, spec.eps, eps_i, mle_w)
     z_teacher = spec.teacher_chunk(rows).float()
     if spec.temperature != 1.0:
         z_teacher = z_teacher / spec.temperature
@@ -101,18 +111,22 @@ def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tens
     log1m = one_minus_p.log().scatter_(-1, top, one_minus_top.log())
     sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
     if not need_grad:
-        return g
+        return None
     r = q.div_(one_minus_p)  # r_k = q_k / (1 - p_k); q_top itself at the top
     q_top = r.gather(-1, top)
-    rest = (r * p).sum(-1, keepdim=True)  # sum over k != top of r_k p_k (p_top is zeroed)
+    rest = torch.bmm(r.unsqueeze(1), p.unsqueeze(2)).view(-1, 1)  # sum over k != top of r_k p_k
     s = rest + q_top * p_top / one_minus_top
     scale = spec.pred_weight / spec.temperature
     top_value = scale * p_top * (q_top - rest)
-    g_pred = r.sub_(s).mul_(p)  # p_j (r_j - S) off the top; the top entry is set exactly
-    if g is None:
-        return g_pred.mul_(scale).scatter_(-1, top, top_value)
-    g_top = g.gather(-1, top)
-    return g.add_(g_pred, alpha=scale).scatter_(-1, top, g_top + top_value)
+    # both gradients at once, off the top: p_j (scale (r_j - S) + mle_w) - mle_w eps_i
+    g = r.mul_(scale).add_((0.0 if mle_w is None else mle_w) - scale * s).mul_(p)
+    if mle_w is not None:
+        g.sub_(mle_w * eps_i)
+        top_value = top_value + mle_w * (p_top - eps_i)
+    g.scatter_(-1, top, top_value)  # the top entry, exactly
+    if mle_w is not None:
+        g.scatter_add_(-1, t, _per_row(-(1.0 - spec.eps - eps_i) * mle_w, g))
+    return g if g_mle is None else g.add_(g_mle)
 
 
 class _FromLogits(torch.autograd.Function):
