@@ -2,19 +2,23 @@
 # Source entropy -> D_N -> fairseq binaries with one shared dictionary, for any folder of
 # pair files in the authors' format.
 #
-#   bash preprocess/binarize.sh PAIRS_DIR OUT_DIR [RATIO]
+#   bash preprocess/binarize.sh PAIRS_DIR OUT_DIR [RATIO] [UNIT]
 #
 # PAIRS_DIR holds {train,valid,test}_data.txt (query__eou__response). Writes
 #   OUT_DIR/text/      parallel .src/.tgt files and train.score (H_src per training pair)
 #   OUT_DIR/bin        full training set D + valid + test         (the student's data)
 #   OUT_DIR/bin-negative  the top RATIO (default 0.5) of D by H_src + the same valid/test
 #                      (the negative teacher's data)
+# UNIT is source_entropy.py's --unit: "ngram" (default; Eq. 4 over shared 5-grams of NLTK
+# tokens, as the authors' released scores were computed) or "response" (whole responses
+# matched exactly).
 # Both binaries use the dictionary built from the full training set (queries and responses
 # together), so teacher and student share every token id.
 set -euo pipefail
-pairs=${1:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO]}
-out=${2:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO]}
+pairs=${1:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO] [UNIT]}
+out=${2:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO] [UNIT]}
 ratio=${3:-0.5}
+unit=${4:-ngram}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 py=${PYTHON:-python}
 export PYTHONWARNINGS=ignore
@@ -28,7 +32,7 @@ rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 "$py" "$here/source_entropy.py" "$pairs/train_data.txt" --scores "$tmp/text/train.score" \
-  --ratio "$ratio" --all "$tmp/text/train" --negative "$tmp/text/train.negative" --rest "$tmp/text/train.rest"
+  --ratio "$ratio" --unit "$unit" --all "$tmp/text/train" --negative "$tmp/text/train.negative" --rest "$tmp/text/train.rest"
 for split in valid test; do
   "$py" "$here/source_entropy.py" "$pairs/${split}_data.txt" --scores "$tmp/text/$split.score" --all "$tmp/text/$split" >/dev/null
 done

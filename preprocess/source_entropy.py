@@ -52,6 +52,42 @@ def source_entropy(pairs, base=2.0):
     return [max(0.0, entropy[r]) for _, r in keys]
 
 
+def ngram_source_entropy(pairs, n=5, base=2.0):
+    """One score per pair: Eq. 4 with "(q_i, r) in D" read as "pairs whose response shares an
+    n-gram with r", the reading that reproduces the authors' released scores (n = 5 on NLTK
+    Treebank tokens; the measurement is in the DailyDialog analysis notes).
+
+    c(u) counts the pairs whose response holds the n-gram u, c(q, u) those among them with
+    query q (pairs counted with multiplicity). A distinct pair j gets p_j = min over the
+    n-grams u of its response of c(q_j, u) / c(u), and a response r scores
+    sum of -p_j log p_j over the distinct pairs j that share an n-gram with r. A response of
+    fewer than n tokens has no n-gram and scores 0.
+    """
+    from nltk.tokenize import TreebankWordTokenizer  # needs no downloaded data, unlike word_tokenize
+
+    tokenize = TreebankWordTokenizer().tokenize
+    keys = [(" ".join(q.split()), " ".join(r.split())) for q, r in pairs]
+    grams = {}
+    for r in set(r for _, r in keys):
+        tokens = tokenize(r)
+        grams[r] = set(zip(*(tokens[i:] for i in range(n))))
+    c = collections.Counter(u for _, r in keys for u in grams[r])
+    c_q = collections.Counter((q, u) for q, r in keys for u in grams[r])
+    h = {}  # distinct pair -> -p log p
+    holders = collections.defaultdict(set)  # n-gram -> distinct pairs whose response holds it
+    for q, r in set(keys):
+        if grams[r]:
+            p = min(c_q[q, u] / c[u] for u in grams[r])
+            h[q, r] = -p * math.log(p) / math.log(base)
+            for u in grams[r]:
+                holders[u].add((q, r))
+    score = {}
+    for r, us in grams.items():
+        linked = set().union(*(holders[u] for u in us)) if us else ()
+        score[r] = max(0.0, sum(h[j] for j in linked))
+    return [score[r] for _, r in keys]
+
+
 def top_indices(scores, ratio):
     """Indices of the top ``ratio`` of pairs by score (stable on ties), in file order."""
     if not 0.0 < ratio <= 1.0:
@@ -67,14 +103,23 @@ def main():
     parser.add_argument("--tgt", help="responses parallel to PAIRS (then PAIRS holds the queries)")
     parser.add_argument("--scores", required=True, help="output: one score per pair, aligned with the input")
     parser.add_argument("--base", type=float, default=2.0, help="logarithm base (default 2; e for nats)")
+    parser.add_argument("--unit", choices=["response", "ngram"], default="response",
+                        help="what links pairs in Eq. 4: the whole response, matched exactly (default), or a "
+                        "shared n-gram of NLTK tokens, as the authors' released scores were computed")
+    parser.add_argument("--n", type=int, default=5, help="n-gram order for --unit ngram (default 5)")
     parser.add_argument("--ratio", type=float, default=0.5, help="share of pairs in D_N (default 0.5)")
     parser.add_argument("--negative", metavar="PREFIX", help="write D_N as PREFIX.src/PREFIX.tgt")
     parser.add_argument("--rest", metavar="PREFIX", help="write the pairs outside D_N as PREFIX.src/PREFIX.tgt")
     parser.add_argument("--all", metavar="PREFIX", help="write every pair as PREFIX.src/PREFIX.tgt")
     args = parser.parse_args()
 
+    if args.n < 1:
+        raise InputError(f"--n must be >= 1, got {args.n}")
     pairs = read_pairs(args.pairs, args.tgt)
-    scores = source_entropy(pairs, args.base)
+    if args.unit == "ngram":
+        scores = ngram_source_entropy(pairs, args.n, args.base)
+    else:
+        scores = source_entropy(pairs, args.base)
     top = top_indices(scores, args.ratio)
     in_top = np.zeros(len(pairs), dtype=bool)
     in_top[top] = True

@@ -46,6 +46,19 @@ def test_zero_weights_give_scaled_lsce(databin, teacher_ckpt):
     assert torch.allclose(loss, 0.7 * lsce(task, model, sample), rtol=1e-6)
 
 
+def test_logged_nll_is_the_true_nll_at_alpha_one(databin, teacher_ckpt):
+    """At alpha = 1 L_mle has weight 0, but nll_loss and loss_mle are still what they are
+    (they pick checkpoints with --best-checkpoint-metric nll_loss)."""
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "1")
+    model.eval()
+    sample = first_batch(task)
+    _, _, log = run(task, model, criterion, sample)
+    mle, nll = LabelSmoothedCrossEntropyCriterion(task, False, 0.1).compute_loss(model, model(**sample["net_input"]),
+                                                                                  sample)
+    assert float(log["nll_loss"]) == pytest.approx(float(nll), rel=1e-5) and float(nll) > 0
+    assert float(log["loss_mle"]) == pytest.approx(float(mle), rel=1e-5)
+
+
 def per_sample_reference(task, model, criterion, sample, alpha):
     """Eq. 13 one sample at a time, from the brute-force definitions."""
     teacher = criterion.task.teacher.model

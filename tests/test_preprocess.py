@@ -9,7 +9,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "preprocess"))
 from dailydialog_pairs import normalise_turn  # noqa: E402
-from source_entropy import source_entropy, top_indices  # noqa: E402
+from source_entropy import ngram_source_entropy, source_entropy, top_indices  # noqa: E402
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "dailydialog")
 
@@ -26,6 +26,32 @@ def test_source_entropy_by_hand():
     assert source_entropy(pairs, base=math.e)[0] == pytest.approx(h_r1 * math.log(2))
     four = [(f"q{i}", "i don't know .") for i in range(4)]
     assert source_entropy(four) == pytest.approx([2.0] * 4)
+
+
+def test_ngram_source_entropy_by_hand():
+    # bigrams: "x y" is shared by pairs 1, 2, 4 (one query each), so each has p = 1/3
+    pairs = [("a", "x y z"), ("b", "x y"), ("a", "w"), ("c", "x  y")]
+    assert ngram_source_entropy(pairs, n=2) == pytest.approx([math.log2(3), math.log2(3), 0.0, math.log2(3)])
+    # a repeated pair counts twice in c(u) and c(q, u) but once in the sum: p = 1/4, 2/4, 1/4
+    pairs.append(("b", "x y"))
+    assert ngram_source_entropy(pairs, n=2) == pytest.approx([1.5, 1.5, 0.0, 1.5, 1.5])
+    # p_j is the smallest share over the pair's n-grams: p_1 = min(c(a, xy)/c(xy), c(a, yz)/c(yz)) = min(1, 1/2);
+    # p_2 = 1, p_3 = 1/2; "x y" links pairs 1 and 2 only
+    three = [("a", "x y z"), ("a", "x y"), ("b", "y z")]
+    assert ngram_source_entropy(three, n=2) == pytest.approx([1.0, 0.5, 1.0])
+    # NLTK tokens: "don't" is two tokens, so this four-word response has a 5-gram
+    assert ngram_source_entropy([("q1", "i don't know ."), ("q2", "i don't know .")]) == pytest.approx([1.0, 1.0])
+    assert ngram_source_entropy([("q1", "thank you ."), ("q2", "thank you .")]) == [0.0, 0.0]
+
+
+def test_ngram_unit_on_the_command_line(tmp_path):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("a __eou__ i don't know .\nb __eou__ i don't know .\nc __eou__ yes .\n")
+    out = script("source_entropy.py", pairs, "--unit", "ngram", "--scores", tmp_path / "s.txt")
+    assert out.returncode == 0, out.stderr
+    assert [float(x) for x in (tmp_path / "s.txt").read_text().split()] == pytest.approx([1.0, 1.0, 0.0])
+    out = script("source_entropy.py", pairs, "--unit", "ngram", "--n", "0", "--scores", tmp_path / "t.txt")
+    assert out.returncode != 0 and "--n must be >= 1" in out.stderr and not (tmp_path / "t.txt").exists()
 
 
 def test_top_selection_is_stable_on_ties():

@@ -38,7 +38,7 @@ _ROW_CHUNK_ELEMENTS = {"cpu": 1 << 21, "cuda": 1 << 23}
 
 @dataclass
 class _Spec:
-    target: Optional[Tensor]  # N target ids (needed when mle_weight != 0)
+    target: Optional[Tensor]  # N target ids; when given, the NLL is computed even at mle_weight 0
     teacher_chunk: Callable[[Tensor], Tensor]  # row indices -> the teacher's logits there
     row_mask: Tensor  # N bools: the rows the soft unlikelihood counts
     temperature: float
@@ -53,7 +53,7 @@ class _Rows:
 
     def __init__(self, spec: _Spec, n_rows: int, vocab: int, device):
         none = torch.zeros(n_rows, dtype=torch.bool, device=device)
-        self.mle = spec.target.ne(spec.pad) if spec.mle_weight else none
+        self.mle = spec.target.ne(spec.pad) if spec.target is not None else none
         self.pred = spec.row_mask if spec.pred_weight else none
         self.counted = self.mle | self.pred
         active = self.counted.nonzero().squeeze(1)
@@ -82,12 +82,12 @@ def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tens
     eps_i = spec.eps / (vocab - 1)
     lp = F.log_softmax(z, dim=-1)
     mle_w = None  # the NLL's gradient weight, per row where some rows are padding
-    if spec.mle_weight:
+    if spec.target is not None:  # the value always (the logged NLL must not read 0 at alpha = 1)
         t = spec.target[rows].unsqueeze(-1)
         mle, nll = label_smoothed_nll_loss(lp, t, spec.eps, ignore_index=spec.pad, reduce=True)
         sums[0] += mle
         sums[1] += nll
-        if need_grad:
+        if need_grad and spec.mle_weight:
             mle_w = spec.mle_weight * visit.mle[rows].unsqueeze(-1).float() if visit.mask_mle else spec.mle_weight
     g_mle = None
     if spec.temperature != 1.0 and spec.pred_weight:
@@ -194,6 +194,8 @@ class _FromFeatures(torch.autograd.Function):
 def _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight) -> _Spec:
     if temperature <= 0:
         raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
+    if not mle_weight and not pred_weight:
+        raise ValueError("output-layer losses: mle_weight and pred_weight are both 0, nothing to compute")
     return _Spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
 
 
