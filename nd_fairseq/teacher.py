@@ -7,6 +7,9 @@ trees, and the teacher must be none of these (cf. fairseq's EMAModule).
 import logging
 import os
 from argparse import Namespace
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, List, NamedTuple, Optional
 
 import torch
 from fairseq import checkpoint_utils
@@ -14,6 +17,7 @@ from fairseq.data import Dictionary
 from fairseq.models import ARCH_MODEL_REGISTRY
 from fairseq.models.transformer import TransformerModel
 from omegaconf import OmegaConf
+from torch import Tensor
 
 from .models.transformer_nd import TransformerNDModel
 
@@ -22,6 +26,48 @@ logger = logging.getLogger(__name__)
 
 class TeacherError(ValueError):
     """A teacher checkpoint that cannot serve this student; the message says why and what to do."""
+
+
+class StudentError(ValueError):
+    """A student model that cannot be trained with the chosen criterion; the message says why."""
+
+
+class TeacherOutputs(Enum):
+    """What a criterion asks of the teacher for one update."""
+
+    LOGITS = "logits"  # the decoder output and the output projection
+    FEATURES = "features"  # the same plus every decoder layer's hidden states and attention scores
+
+
+@dataclass
+class TeacherOutput:
+    """The frozen teacher's outputs for one batch, handed to the criterion in
+    ``sample["nd_teacher"]`` (B = batch, T = target length, C = decoder embed dim, H = decoder
+    attention heads, L = decoder layers, V = vocabulary).
+
+    Attributes:
+        decoder_out: B x T x C, the decoder output before the output projection.
+        output_projection: (..., C) -> (..., V) logits, without gradient; applied a chunk of
+            rows at a time by the fused loss, so the B x T x V logits never exist whole.
+        hidden: L tensors B x T x C, each decoder layer's output (with TeacherOutputs.FEATURES).
+        attn_logits: L tensors B x H x T x T, each decoder layer's raw self-attention scores
+            QK^T / sqrt(d_k) before masking (with TeacherOutputs.FEATURES); only the entries of
+            the student's ``nd_attn_mask`` are meaningful.
+    """
+
+    decoder_out: Tensor
+    output_projection: Callable[[Tensor], Tensor]
+    hidden: Optional[List[Tensor]] = None
+    attn_logits: Optional[List[Tensor]] = None
+
+
+class DecoderShape(NamedTuple):
+    """What pairing a teacher's decoder with a student's depends on."""
+
+    layers: int
+    embed_dim: int
+    heads: int
+    returns_nd_features: bool  # a transformer_nd decoder (hidden states and attention scores on request)
 
 
 def _read_state(path):
@@ -144,27 +190,24 @@ class FrozenTeacher:
             self.model.to(device=ref.device, dtype=ref.dtype)
 
     @torch.no_grad()
-    def __call__(self, net_input, student, features: bool):
-        """Teacher outputs for the criterion: ``features`` (B x T x C, the decoder output
-        before the output projection) and ``output_layer`` (features -> logits), so that the
-        criterion makes the B x T x V logits a chunk at a time; with ``features``, also
-        ``nd_hidden`` and ``nd_attn_logits`` as documented in models/transformer_nd.py."""
+    def __call__(self, net_input, student, needed: TeacherOutputs) -> TeacherOutput:
+        """The teacher's outputs for this batch, on the student's device and in its dtype."""
         self._follow(student)
         self.model.eval()
+        features = needed is TeacherOutputs.FEATURES
         x, extra = self.model(**net_input, features_only=True, return_nd_features=features)
         if not torch.isfinite(x).all():
             raise FloatingPointError(
                 f"negative teacher {self.path} produced NaN/inf for this batch (in {x.dtype}); "
                 "if this happens only with --fp16, try --bf16 or fp32"
             )
-        out = {"features": x, "output_layer": self._output_layer}
-        if features:
-            out["nd_hidden"] = extra["nd_hidden"]
-            out["nd_attn_logits"] = extra["nd_attn_logits"]
-        return out
+        if not features:
+            return TeacherOutput(x, self._output_layer)
+        return TeacherOutput(x, self._output_layer, extra["nd_hidden"], extra["nd_attn_logits"])
 
 
-def decoder_shape(model):
-    """(layers, embed dim, attention heads) of a fairseq transformer decoder."""
+def decoder_shape(model) -> DecoderShape:
+    """The decoder shape of a fairseq transformer (teacher or student)."""
     dec = model.decoder
-    return len(dec.layers), dec.embed_dim, dec.layers[0].self_attn.num_heads if len(dec.layers) else 0
+    heads = dec.layers[0].self_attn.num_heads if len(dec.layers) else 0
+    return DecoderShape(len(dec.layers), dec.embed_dim, heads, isinstance(model, TransformerNDModel))

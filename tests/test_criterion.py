@@ -5,8 +5,6 @@ import pytest
 import torch
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 
-from nd_fairseq.criterions.negative_distillation import mrse, soft_unlikelihood
-
 from .helpers import first_batch, setup
 
 
@@ -18,7 +16,7 @@ def nd_setup(databin, teacher_ckpt, *extra):
 def run(task, model, criterion, sample, update_num=0):
     """What task.train_step does before the criterion runs."""
     criterion.set_num_updates(update_num)
-    task._attach_teacher_outputs(sample, model, criterion)
+    task.attach_teacher_outputs(sample, model, criterion)
     return criterion(model, sample)
 
 
@@ -59,6 +57,25 @@ def test_logged_nll_is_the_true_nll_at_alpha_one(databin, teacher_ckpt):
     assert float(log["loss_mle"]) == pytest.approx(float(mle), rel=1e-5)
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--nd-lambda", "4.5"], "--nd-lambda must be in \\[0, 4\\]"),
+    (["--nd-lambda", "-1"], "--nd-lambda must be in \\[0, 4\\]"),
+    (["--nd-beta", "0"], "--nd-beta must be > 0"),
+    (["--nd-beta", "-0.01"], "--nd-beta must be > 0"),
+])
+def test_impossible_schedules_are_rejected(databin, teacher_ckpt, flags, message):
+    with pytest.raises(ValueError, match=message):
+        nd_setup(databin, teacher_ckpt, *flags)
+
+
+def test_second_backward_through_the_fused_layer_names_the_cause(databin, teacher_ckpt):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.5")
+    loss, _, _ = run(task, model, criterion, first_batch(task))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward"):
+        loss.backward()
+
+
 def per_sample_reference(task, model, criterion, sample, alpha):
     """Eq. 13 one sample at a time, from the brute-force definitions."""
     teacher = criterion.task.teacher.model
@@ -75,10 +92,12 @@ def per_sample_reference(task, model, criterion, sample, alpha):
         s_logits, s_extra = model(**net_input, return_nd_features=True)
         t_logits, t_extra = teacher(**net_input, return_nd_features=True)
         mle = lsce(task, model, one)
-        pred = soft_unlikelihood(s_logits, t_logits, torch.ones(1, n, dtype=torch.bool))
-        hid = sum(mrse(s, t) for s, t in zip(s_extra["nd_hidden"], t_extra["nd_hidden"]))
+        # the literal formulas of Eq. 6 and Eq. 8 (the sample has no padding)
+        pred = -(torch.softmax(t_logits, -1) * torch.log(1 - torch.softmax(s_logits, -1))).sum()
+        hid = sum(torch.exp(-(s - t) ** 2).mean() for s, t in zip(s_extra["nd_hidden"], t_extra["nd_hidden"]))
         causal = torch.ones(n, n, dtype=torch.bool).tril()
-        att = sum(mrse(s, t, causal) for s, t in zip(s_extra["nd_attn_logits"], t_extra["nd_attn_logits"]))
+        att = sum(torch.exp(-(s - t) ** 2)[..., causal].mean()
+                  for s, t in zip(s_extra["nd_attn_logits"], t_extra["nd_attn_logits"]))
         total = total + (1 - alpha) * mle + alpha * (pred + 2.0 * hid + 0.5 * att)
     return total
 
@@ -123,8 +142,9 @@ def test_teacher_is_frozen_and_out_of_the_student(databin, teacher_ckpt):
 
 
 def test_projection_inside_the_loss_equals_the_models_logits(databin, teacher_ckpt):
-    """The criterion applies the student's output projection itself (non-padding rows only);
-    the loss, every term and every gradient equal those from the model's own logits."""
+    """The fused output layer (the student's projection applied inside, non-padding rows only)
+    gives the loss, every term and every gradient of the plain path (the model's own logits,
+    fairseq's LSCE and nd_fairseq.losses.soft_unlikelihood)."""
     task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.4")
     model.eval()
     sample = first_batch(task)

@@ -23,7 +23,7 @@ def test_nd_step_in_half_precision(databin, teacher_ckpt, device, dtype):
     sample = first_batch(task)
     if device == "cuda":
         sample = utils.move_to_cuda(sample)
-    task._attach_teacher_outputs(sample, model, criterion)
+    task.attach_teacher_outputs(sample, model, criterion)
     teacher_param = next(task.teacher.model.parameters())
     assert teacher_param.device.type == device and teacher_param.dtype == dtype
     loss, _, log = criterion(model, sample)

@@ -143,7 +143,7 @@ def test_mrse_gradient_matches_autograd():
 def test_fused_output_layer_losses_match_autograd_of_lsce_plus_soft_ul():
     from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
 
-    from nd_fairseq.criterions.negative_distillation import output_layer_losses
+    from nd_fairseq.criterions.fused_output_layer import output_layer_losses
 
     torch.manual_seed(4)
     logits = torch.randn(9, 13, dtype=torch.float64, requires_grad=True)
@@ -169,7 +169,7 @@ def test_fused_output_layer_losses_match_autograd_of_lsce_plus_soft_ul():
 def test_projected_output_layer_losses_match_autograd_through_the_projection():
     from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
 
-    from nd_fairseq.criterions.output_layer import projected_output_layer_losses
+    from nd_fairseq.criterions.fused_output_layer import projected_output_layer_losses
 
     torch.manual_seed(5)
     features = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
@@ -200,7 +200,7 @@ def test_projected_output_layer_losses_match_autograd_through_the_projection():
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_projected_output_layer_losses_in_half_precision(dtype):
-    from nd_fairseq.criterions.output_layer import projected_output_layer_losses
+    from nd_fairseq.criterions.fused_output_layer import projected_output_layer_losses
 
     torch.manual_seed(6)
     features, weight, teacher = torch.randn(40, 16), torch.randn(300, 16), torch.randn(40, 300)
@@ -216,3 +216,23 @@ def test_projected_output_layer_losses_in_half_precision(dtype):
         grads.append((f.grad.float(), w.grad.float()))
     for ref, got in zip(*grads):
         assert torch.isfinite(got).all() and (got - ref).abs().max() <= 0.03 * ref.abs().max()
+
+
+def test_fused_soft_unlikelihood_equals_the_plain_function():
+    """The accelerator against the source of truth, value and gradient, with masked rows."""
+    from nd_fairseq.criterions.fused_output_layer import output_layer_losses
+
+    torch.manual_seed(5)
+    logits = torch.randn(10, 17, dtype=torch.float64) * 3
+    logits[3, 4] = 40.0  # a near-certain row: log(1 - p) must stay exact
+    teacher = torch.randn(10, 17, dtype=torch.float64)
+    mask = torch.tensor([1, 1, 0, 1, 1, 1, 0, 1, 1, 1], dtype=torch.bool)
+    for t in (1.0, 0.7):
+        a = logits.clone().requires_grad_()
+        b = logits.clone().requires_grad_()
+        total, _, _, fused = output_layer_losses(a, None, lambda rows: teacher[rows], mask, t, mle_weight=0.0)
+        total.backward()
+        plain = soft_unlikelihood(b, teacher, mask, temperature=t)
+        plain.backward()
+        assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
+        assert torch.allclose(a.grad, b.grad.to(a.grad.dtype), rtol=1e-4, atol=1e-7)

@@ -97,7 +97,7 @@ def _ddp_rank(rank, port, databin, teacher_ckpt, outdir):
                                    "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5")
     model = ModuleProxyWrapper(DistributedDataParallel(model))  # broadcasts rank 0's weights
     sample = first_batch(task, split="train" if rank else "valid")
-    task._attach_teacher_outputs(sample, model, criterion)
+    task.attach_teacher_outputs(sample, model, criterion)
     loss, _, _ = criterion(model, sample)
     loss.backward()
     inner = model.module.module
@@ -123,7 +123,7 @@ def test_torch_ddp_averages_the_gradients_of_both_ranks(databin, teacher_ckpt, t
             p.copy_(ranks[0]["weights"][name])
     for split in ("valid", "train"):  # rank 0's batch and rank 1's
         sample = first_batch(task, split=split)
-        task._attach_teacher_outputs(sample, model, criterion)
+        task.attach_teacher_outputs(sample, model, criterion)
         criterion(model, sample)[0].backward()
     for name, p in model.named_parameters():
         for r in ranks:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nd_fairseq.teacher import TeacherError
+from nd_fairseq.teacher import StudentError, TeacherError
 
 from .helpers import TINY_TRAIN, USER_DIR, cli, first_batch, preprocess, setup, train_teacher, write_pairs
 
@@ -82,15 +82,29 @@ def test_pairing_only_checks_the_terms_in_use(databin, teacher_ckpt):
 def test_plain_transformer_teacher_supplies_features(databin, plain_teacher_ckpt):
     task, model, criterion = nd(databin, "--teacher-path", plain_teacher_ckpt, "--nd-fixed-alpha", "0.5")
     sample = first_batch(task)
-    task._attach_teacher_outputs(sample, model, criterion)
-    assert len(sample["nd_teacher"]["nd_attn_logits"]) == 2
+    task.attach_teacher_outputs(sample, model, criterion)
+    assert len(sample["nd_teacher"].attn_logits) == 2
     loss, _, log = criterion(model, sample)
     assert torch.isfinite(loss) and {"loss_pred", "loss_hid", "loss_att"} <= set(log)
 
 
+def test_standard_trains_with_the_same_task_and_no_teacher(databin):
+    task, model, criterion = setup(databin, "--task", "negative_distillation", "--criterion",
+                                   "label_smoothed_cross_entropy", "--label-smoothing", "0.1")
+    assert task.teacher is None
+    sample = first_batch(task)
+    task.attach_teacher_outputs(sample, model, criterion)
+    assert "nd_teacher" not in sample
+    loss, _, _ = criterion(model, sample)
+    assert torch.isfinite(loss)
+
+
 def test_student_must_be_transformer_nd(databin, teacher_ckpt):
-    with pytest.raises(TeacherError, match="use --arch transformer_nd"):
+    with pytest.raises(StudentError, match="the student cannot return .* --arch transformer_nd"):
         nd(databin, "--teacher-path", teacher_ckpt, "--arch", "transformer_tiny")
+    # the output-layer term alone needs nothing a stock transformer lacks
+    nd(databin, "--teacher-path", teacher_ckpt, "--arch", "transformer_tiny", "--nd-hid-weight", "0",
+       "--nd-att-weight", "0")
 
 
 def test_batches_cover_every_example_with_a_batch_multiple(databin, teacher_ckpt):
@@ -109,17 +123,28 @@ def test_batches_cover_every_example_with_a_batch_multiple(databin, teacher_ckpt
 
 
 def test_every_plugin_flag_has_help():
+    """Read from the dataclasses themselves: a field added without help fails here."""
+    import dataclasses
     import subprocess
     import sys
 
+    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig
+    from fairseq.tasks.translation import TranslationConfig
+
+    from nd_fairseq.criterions.negative_distillation import NegativeDistillationCriterionConfig
+    from nd_fairseq.tasks.negative_distillation import NegativeDistillationConfig
+
     out = subprocess.run([sys.executable, "-m", "nd_fairseq"], capture_output=True, text=True, check=True).stdout
-    for flag in ["--teacher-path", "--nd-lambda", "--nd-gamma", "--nd-beta", "--nd-fixed-alpha", "--nd-temperature",
-                 "--nd-pred-weight", "--nd-hid-weight", "--nd-att-weight", "--label-smoothing"]:
-        line = next(line for line in out.splitlines() if line.strip().startswith(flag + " ") or line.strip() == flag.upper())
-        assert line, flag
-    assert out.count("--nd-") >= 16  # usage line and one help entry per flag
-
-
+    own = []
+    for cls, parent in [(NegativeDistillationConfig, TranslationConfig),
+                        (NegativeDistillationCriterionConfig, LabelSmoothedCrossEntropyCriterionConfig)]:
+        inherited = {f.name for f in dataclasses.fields(parent)}
+        own += [f for f in dataclasses.fields(cls) if f.name not in inherited]
+    assert len(own) >= 9
+    for f in own:
+        assert f.metadata.get("help", "").strip(), f"{f.name} has no help"
+        flag = "--" + f.name.replace("_", "-")
+        assert any(line.strip().startswith(flag + " ") for line in out.splitlines()), flag
 def test_teacher_with_nan_weights(databin, teacher_ckpt, tmp_path):
     state = torch.load(teacher_ckpt, map_location="cpu")
     state["model"]["decoder.layers.0.fc1.weight"][0, 0] = float("nan")
@@ -135,7 +160,7 @@ def test_teacher_producing_nan_on_a_batch_is_a_clear_error(databin, teacher_ckpt
     with torch.no_grad():
         task.teacher.model.decoder.layers[0].fc1.weight[0, 0] = float("nan")
     with pytest.raises(FloatingPointError, match="negative teacher .* produced NaN/inf for this batch"):
-        task._attach_teacher_outputs(sample, model, criterion)
+        task.attach_teacher_outputs(sample, model, criterion)
 
 
 def test_student_with_nan_outputs_stops_before_the_first_update(databin, teacher_ckpt, tmp_path):

@@ -198,7 +198,7 @@ def make_update(task, models, opts, nd, standard):
         model.train()
         opt.zero_grad(set_to_none=False)
         if mode == "nd":
-            task._attach_teacher_outputs(sample, model, nd)
+            task.attach_teacher_outputs(sample, model, nd)
             loss, _, _ = nd(model, sample)
             sample.pop("nd_teacher")
         else:

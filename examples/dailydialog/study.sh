@@ -28,6 +28,9 @@ if [ ! -f "$work/$name.trained" ]; then
   touch "$work/$name.trained"
 fi
 out="$work/study/$name.tsv"
+# the run's final state too, under the update it was saved at
+last=$(grep '| valid |' "$work/logs/$name.log" | tail -1 | sed 's/.*"valid_num_updates": "\([0-9]*\)".*/\1/')
+ls "$work/$name"/checkpoint_*_"$last".pt >/dev/null 2>&1 || ln -f "$work/$name/checkpoint_last.pt" "$work/$name/checkpoint_last_$last.pt"
 for ckpt in $(ls "$work/$name"/checkpoint_*_*.pt | sort -t_ -k3 -n); do
   update=$(basename "$ckpt" .pt | sed 's/.*_//')
   hyp="$work/study/$name/valid.$update.log"

@@ -25,93 +25,11 @@ from fairseq.logging import metrics
 from fairseq.models.transformer import TransformerDecoderBase
 from torch import Tensor, nn
 
-from .output_layer import output_layer_losses, projected_output_layer_losses
+from ..losses import mrse, progressive_alpha, soft_unlikelihood
+from ..teacher import DecoderShape, StudentError, TeacherError, TeacherOutput, TeacherOutputs
+from .fused_output_layer import projected_output_layer_losses
 
-
-def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
-    """Eq. 15-16: a = lam * e^-z / (e^-z + 1)^2 with z = beta * (step - gamma).
-
-    ``beta`` defaults to 6 / gamma (the paper's setting). The peak, at step = gamma, is lam / 4.
-    Written as lam * s(z) * s(-z) with s the logistic function, evaluated through |z| (the
-    function is even) so that no exp overflows.
-    """
-    if beta is None:
-        beta = 6.0 / gamma
-    e = math.exp(-abs(beta * (float(step) - gamma)))
-    return lam * e / (1.0 + e) ** 2
-
-
-def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
-    """Eq. 6-7: -sum over valid positions of sum_k p_N(k) log(1 - p_S(k)).
-
-    Args:
-        student_logits: (..., V) pre-softmax scores of the student.
-        teacher_logits: (..., V) pre-softmax scores of the negative teacher (no gradient).
-        mask: bool, the leading shape (...) of the logits; True at positions that count.
-        temperature: t of Eq. 7, applied to both distributions.
-    Returns:
-        A float32 scalar; finite for any finite logits, also in fp16/bf16 input.
-    """
-    vocab = student_logits.size(-1)
-    teacher = teacher_logits.detach().reshape(-1, vocab)
-    value, _, _, _ = output_layer_losses(
-        student_logits.reshape(-1, vocab), None, lambda rows: teacher[rows], mask.reshape(-1),
-        temperature, mle_weight=0.0,
-    )
-    return value
-
-
-class _MaskedRSESum(torch.autograd.Function):
-    """Per-sample sum of exp(-(a - b)^2) over masked elements, a and b of shape B x ...
-
-    An autograd Function so that backward keeps only a and b (which exist anyway), not the
-    three full-size temporaries autograd would save per layer. Differences are taken with
-    ``torch.where``, so masked-out entries (even inf or nan) never reach the value or the
-    gradient.
-    """
-
-    @staticmethod
-    def _masked_diff(a, b, mask):
-        return torch.where(mask, a.float() - b.float(), torch.zeros((), device=a.device))
-
-    @staticmethod
-    def forward(ctx, a, b, mask):
-        ctx.save_for_backward(a, b, mask)
-        e = torch.exp(-_MaskedRSESum._masked_diff(a, b, mask).pow(2)) * mask
-        return e.reshape(e.size(0), -1).sum(-1)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        a, b, mask = ctx.saved_tensors
-        d = _MaskedRSESum._masked_diff(a, b, mask)
-        g = -2.0 * d * torch.exp(-d.pow(2)) * mask
-        g = g * grad_out.float().reshape((-1,) + (1,) * (g.dim() - 1))
-        grad_a = g.to(a.dtype) if ctx.needs_input_grad[0] else None
-        grad_b = (-g).to(b.dtype) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b, None
-
-
-def mrse(a: Tensor, b: Tensor, mask: Optional[Tensor] = None, per_sample: bool = False) -> Tensor:
-    """Eq. 8: mean reverse square error, the mean of exp(-(a - b)^2) over valid elements.
-
-    Args:
-        a, b: tensors of the same shape (batch-first when ``per_sample``).
-        mask: bool, a's shape or broadcastable to it; True where an element counts.
-            Elements outside it (padding, future positions) never reach the result or its
-            gradient, even when they are inf.
-        per_sample: return one mean per leading index (shape B) instead of one scalar.
-    """
-    if a.shape != b.shape:
-        raise ValueError(f"mrse: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
-    if mask is None:
-        mask = torch.ones((), dtype=torch.bool, device=a.device)
-    mask = mask.expand_as(a)
-    if not per_sample:
-        a, b, mask = a.reshape(1, -1), b.reshape(1, -1), mask.reshape(1, -1)
-    sums = _MaskedRSESum.apply(a, b, mask)
-    counts = mask.reshape(mask.size(0), -1).sum(-1)
-    means = sums / counts.clamp(min=1)
-    return means if per_sample else means[0]
+__all__ = ["NegativeDistillationCriterion", "mrse", "progressive_alpha", "soft_unlikelihood"]
 
 
 @dataclass
@@ -158,8 +76,8 @@ class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConf
 @register_criterion("negative_distillation", dataclass=NegativeDistillationCriterionConfig)
 class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
     """Label-smoothed MLE plus negative distillation from the frozen teacher of
-    ``--task negative_distillation`` (which puts the teacher's outputs into
-    ``sample["nd_teacher"]``)."""
+    ``--task negative_distillation``, which puts the ``TeacherOutput`` this criterion asks
+    for (``teacher_outputs_needed``) into ``sample["nd_teacher"]``."""
 
     def __init__(
         self,
@@ -185,6 +103,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         ]:
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if not 0.0 <= nd_lambda <= 4.0:
+            raise ValueError(
+                f"--nd-lambda must be in [0, 4] (the peak alpha is lambda/4; above 4 the MLE weight 1 - alpha turns "
+                f"negative, below 0 the student is pulled toward the teacher), got {nd_lambda}"
+            )
+        if nd_beta is not None and nd_beta <= 0:
+            raise ValueError(f"--nd-beta must be > 0 (beta <= 0 gives no rise and fall), got {nd_beta}")
         if nd_temperature <= 0:
             raise ValueError(f"--nd-temperature must be > 0, got {nd_temperature}")
         if nd_gamma <= 0 and nd_fixed_alpha is None:
@@ -216,25 +141,51 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             return []
         return [name for name, weight in self.weights.items() if weight > 0]
 
-    def teacher_outputs_needed(self):
-        """What the task must compute with the teacher for this update: None (no teacher
-        forward at all), "logits", or "features" (logits plus per-layer features)."""
+    def teacher_outputs_needed(self) -> Optional[TeacherOutputs]:
+        """What the task must compute with the teacher for this update (None: no teacher
+        forward at all)."""
         terms = self.active_terms()
         if "hid" in terms or "att" in terms:
-            return "features"
-        return "logits" if terms else None
+            return TeacherOutputs.FEATURES
+        return TeacherOutputs.LOGITS if terms else None
+
+    def check_pairing(self, teacher: DecoderShape, student: DecoderShape) -> None:
+        """Fail before the first update if the student cannot return what the feature terms
+        need, or the teacher's decoder cannot be paired with it layer by layer (only what
+        the terms with a non-zero weight use matters)."""
+        hid, att = self.weights["hid"] > 0, self.weights["att"] > 0
+        if (hid or att) and not student.returns_nd_features:
+            raise StudentError(
+                "the student cannot return per-layer hidden states and attention scores for "
+                "--nd-hid-weight/--nd-att-weight: train it with --arch transformer_nd, transformer_nd_small or "
+                "transformer_nd_tiny (same parameters as fairseq's transformer)"
+            )
+        problems = []
+        if (hid or att) and teacher.layers != student.layers:
+            problems.append(f"decoder layers {teacher.layers} vs {student.layers}")
+        if hid and teacher.embed_dim != student.embed_dim:
+            problems.append(f"decoder embed dim {teacher.embed_dim} vs {student.embed_dim}")
+        if att and teacher.heads != student.heads:
+            problems.append(f"decoder attention heads {teacher.heads} vs {student.heads}")
+        if problems:
+            raise TeacherError(
+                "the teacher cannot be paired with the student (" + "; ".join(problems) + " for teacher vs student): "
+                "give the student the teacher's decoder sizes, or switch the term off with --nd-hid-weight 0 / "
+                "--nd-att-weight 0"
+            )
 
     def forward(self, model, sample, reduce=True):
         if not reduce:
             raise ValueError("negative_distillation computes per-sample terms; use reduce=True")
         alpha = self.alpha()
         terms = self.active_terms()
-        teacher = sample.get("nd_teacher")
+        teacher: Optional[TeacherOutput] = sample.get("nd_teacher")
         if terms and teacher is None:
             raise RuntimeError(
                 "criterion negative_distillation needs the teacher's outputs: train with "
                 "--task negative_distillation --teacher-path CHECKPOINT"
             )
+        # the fused output layer (an accelerator of fairseq's LSCE + Eq. 6) where the model allows it
         projection = self.fused_projection(model) if "pred" in terms else None
         extra_outputs = {}
         if "hid" in terms or "att" in terms:
@@ -252,11 +203,16 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             "alpha_x_sample_size": alpha * sample_size,
         }
         mle_weight = 1.0 - alpha if alpha != 0.0 else 1.0
-        if "pred" in terms:
-            loss, mle_loss, nll_loss = self.output_layer_terms(
+        if projection is not None:
+            loss, mle_loss, nll_loss = self.fused_output_layer_terms(
                 model, net_output, projection, sample, teacher, mle_weight, alpha * self.weights["pred"],
                 logging_output
             )
+        elif "pred" in terms:
+            mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+            pred = self.pred_term(model, net_output, sample, teacher)
+            logging_output["loss_pred"] = pred.data
+            loss = mle_weight * mle_loss + alpha * self.weights["pred"] * pred
         else:
             mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
             loss = mle_weight * mle_loss if mle_weight != 1.0 else mle_loss
@@ -301,30 +257,29 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             return None
         return projection.weight
 
-    def output_layer_terms(self, model, net_output, projection, sample, teacher, mle_weight, pred_weight,
-                           logging_output):
-        """mle_weight * L_mle + pred_weight * L_pred in one pass over the output layer (see
-        ``output_layer.py``); returns (that sum, L_mle, nll). ``net_output`` holds the decoder's
-        features when ``projection`` (its output weight) is given, else the logits."""
-        if getattr(model.decoder, "adaptive_softmax", None) is not None:
-            raise ValueError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
-        teacher_features = teacher["features"].reshape(-1, teacher["features"].size(-1))
+    def fused_output_layer_terms(self, model, net_output, projection, sample, teacher, mle_weight, pred_weight,
+                                 logging_output):
+        """mle_weight * L_mle + pred_weight * L_pred in one pass over the output layer, the
+        student's projection applied inside (``fused_output_layer.py``); returns (that sum,
+        L_mle, nll). ``net_output`` holds the decoder's features."""
+        teacher_out = teacher.decoder_out.reshape(-1, teacher.decoder_out.size(-1))
         target = model.get_targets(sample, net_output).reshape(-1)
-        options = dict(
+        out = net_output[0].reshape(-1, net_output[0].size(-1))
+        loss, mle_loss, nll_loss, pred = projected_output_layer_losses(
+            out, projection, target, lambda rows: teacher.output_projection(teacher_out[rows]), target.ne(self.padding_idx),
             temperature=self.nd_temperature, eps=self.eps, pad=self.padding_idx,
             mle_weight=mle_weight, pred_weight=pred_weight,
         )
-        teacher_chunk = lambda rows: teacher["output_layer"](teacher_features[rows])  # noqa: E731
-        out = net_output[0].reshape(-1, net_output[0].size(-1))
-        mask = target.ne(self.padding_idx)
-        if projection is not None:
-            loss, mle_loss, nll_loss, pred = projected_output_layer_losses(
-                out, projection, target, teacher_chunk, mask, **options
-            )
-        else:
-            loss, mle_loss, nll_loss, pred = output_layer_losses(out, target, teacher_chunk, mask, **options)
         logging_output["loss_pred"] = pred.data
         return loss, mle_loss, nll_loss
+
+    def pred_term(self, model, net_output, sample, teacher: TeacherOutput) -> Tensor:
+        """L_pred (Eq. 6) from the student's own logits, by the plain formula."""
+        if getattr(model.decoder, "adaptive_softmax", None) is not None:
+            raise ValueError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
+        target = model.get_targets(sample, net_output)
+        teacher_logits = teacher.output_projection(teacher.decoder_out)
+        return soft_unlikelihood(net_output[0], teacher_logits, target.ne(self.padding_idx), self.nd_temperature)
 
     def feature_terms(self, extra, teacher, terms, logging_output) -> Tensor:
         """w_hid sum_l L_hid^l + w_att sum_l L_att^l, each summed over the batch's samples;
@@ -332,17 +287,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         total = 0.0
         if "hid" in terms:
             mask = extra["nd_token_mask"].unsqueeze(-1)
-            value = sum(
-                mrse(s, t, mask, per_sample=True).sum()
-                for s, t in zip(extra["nd_hidden"], teacher["nd_hidden"])
-            )
+            value = sum(mrse(s, t, mask, per_sample=True).sum() for s, t in zip(extra["nd_hidden"], teacher.hidden))
             logging_output["loss_hid"] = value.data
             total = total + self.weights["hid"] * value
         if "att" in terms:
             mask = extra["nd_attn_mask"]
             value = sum(
-                mrse(s, t, mask, per_sample=True).sum()
-                for s, t in zip(extra["nd_attn_logits"], teacher["nd_attn_logits"])
+                mrse(s, t, mask, per_sample=True).sum() for s, t in zip(extra["nd_attn_logits"], teacher.attn_logits)
             )
             logging_output["loss_att"] = value.data
             total = total + self.weights["att"] * value

@@ -1,4 +1,6 @@
-"""L_mle and L_pred on the output distribution, fused, chunked and without the padding rows.
+"""An accelerator: L_mle and L_pred on the output distribution, fused, chunked and without the
+padding rows. The definitions it must match are fairseq's ``label_smoothed_nll_loss`` and
+``nd_fairseq.losses.soft_unlikelihood``; tests compare values and gradients with them.
 
     mle_weight x fairseq's label-smoothed NLL (its value computed by fairseq's own
     ``label_smoothed_nll_loss``) + pred_weight x the soft unlikelihood
@@ -34,6 +36,13 @@ from torch import Tensor
 # stay in cache (~1 MB); on a GPU small chunks would make the loop launch-bound, so chunks
 # there only bound the temporaries (~32 MB).
 _ROW_CHUNK_ELEMENTS = {"cpu": 1 << 21, "cuda": 1 << 23}
+
+
+# The gradient is made in the forward pass and handed over (not copied) in backward.
+_SECOND_BACKWARD = (
+    "nd_fairseq fused output layer: its gradient was already used by an earlier backward (a second backward, "
+    "e.g. with retain_graph=True, is not supported), or the loss was computed under torch.no_grad()"
+)
 
 
 @dataclass
@@ -75,18 +84,58 @@ def _per_row(value, like: Tensor) -> Tensor:
     return value if torch.is_tensor(value) else like.new_full((like.size(0), 1), value)
 
 
+def _nll_values(lp: Tensor, t: Tensor, spec: _Spec, sums: Tensor) -> None:
+    """Adds the chunk's label-smoothed NLL and plain NLL (fairseq's own function) to sums[0:2]."""
+    mle, nll = label_smoothed_nll_loss(lp, t, spec.eps, ignore_index=spec.pad, reduce=True)
+    sums[0] += mle
+    sums[1] += nll
+
+
+def _soft_ul_value(p: Tensor, q: Tensor, sums: Tensor):
+    """Adds -sum_k q_k log(1 - p_k) to sums[2]. Takes p apart in place: returns
+    (top, p_top, 1 - p_top, 1 - p) with p left holding the non-top probabilities (0 at the
+    top), all <= 1/2, so that every log below is accurate."""
+    top = p.argmax(dim=-1, keepdim=True)
+    p_top = p.gather(-1, top)
+    p.scatter_(-1, top, 0.0)
+    one_minus_top = p.sum(-1, keepdim=True)  # 1 - p_top, exact where p_top -> 1
+    one_minus_p = torch.rsub(p, 1.0)  # 1 at the top, >= 1/2 elsewhere
+    log1m = one_minus_p.log().scatter_(-1, top, one_minus_top.log())
+    sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
+    return top, p_top, one_minus_top, one_minus_p
+
+
+def _soft_ul_gradient(q: Tensor, p: Tensor, parts, scale: float, t: Optional[Tensor], mle_w, eps_i: float,
+                      spec: _Spec) -> Tensor:
+    """scale * d(soft UL)/dz, plus mle_w * the label-smoothed NLL's gradient when mle_w is
+    given (same softmax), in place on q; ``p`` and ``parts`` as ``_soft_ul_value`` left them.
+    Per row, with r_k = q_k / (1 - p_k) and S = sum_k r_k p_k: p_j (scale (r_j - S) + mle_w)
+    - mle_w c_j off the top; the top entry is computed from the other probabilities."""
+    top, p_top, one_minus_top, one_minus_p = parts
+    r = q.div_(one_minus_p)  # q_top itself at the top
+    q_top = r.gather(-1, top)
+    rest = torch.bmm(r.unsqueeze(1), p.unsqueeze(2)).view(-1, 1)  # sum over k != top of r_k p_k
+    s = rest + q_top * p_top / one_minus_top
+    top_value = scale * p_top * (q_top - rest)
+    g = r.mul_(scale).add_((0.0 if mle_w is None else mle_w) - scale * s).mul_(p)
+    if mle_w is not None:
+        g.sub_(mle_w * eps_i)
+        top_value = top_value + mle_w * (p_top - eps_i)
+    g.scatter_(-1, top, top_value)
+    if mle_w is not None:
+        g.scatter_add_(-1, t, _per_row(-(1.0 - spec.eps - eps_i) * mle_w, g))
+    return g
+
+
 def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tensor, need_grad: bool):
     """Adds this chunk's (mle, nll, pred) to ``sums``; returns the weighted gradient
     d(mle_weight * mle + pred_weight * pred)/dz (float32, rows x V) or None."""
-    vocab = z.size(-1)
-    eps_i = spec.eps / (vocab - 1)
+    eps_i = spec.eps / (z.size(-1) - 1)
     lp = F.log_softmax(z, dim=-1)
-    mle_w = None  # the NLL's gradient weight, per row where some rows are padding
+    t = mle_w = None  # mle_w: the NLL's gradient weight, per row where some rows are padding
     if spec.target is not None:  # the value always (the logged NLL must not read 0 at alpha = 1)
         t = spec.target[rows].unsqueeze(-1)
-        mle, nll = label_smoothed_nll_loss(lp, t, spec.eps, ignore_index=spec.pad, reduce=True)
-        sums[0] += mle
-        sums[1] += nll
+        _nll_values(lp, t, spec, sums)
         if need_grad and spec.mle_weight:
             mle_w = spec.mle_weight * visit.mle[rows].unsqueeze(-1).float() if visit.mask_mle else spec.mle_weight
     g_mle = None
@@ -97,35 +146,13 @@ def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tens
     p = lp.exp_()  # lp is not needed again
     if not spec.pred_weight:
         return None if mle_w is None else _lsce_gradient(p, t, spec.eps, eps_i, mle_w)
-    z_teacher = spec.teacher_chunk(rows).float()
-    if spec.temperature != 1.0:
-        z_teacher = z_teacher / spec.temperature
-    q = F.softmax(z_teacher, dim=-1)
+    q = F.softmax(spec.teacher_chunk(rows).float() / spec.temperature, dim=-1)
     if visit.mask_pred:
         q.mul_(visit.pred[rows].unsqueeze(-1))
-    top = p.argmax(dim=-1, keepdim=True)
-    p_top = p.gather(-1, top)
-    p.scatter_(-1, top, 0.0)  # p now holds the non-top probabilities, all <= 1/2
-    one_minus_top = p.sum(-1, keepdim=True)  # 1 - p_top, exact where p_top -> 1
-    one_minus_p = torch.rsub(p, 1.0)  # 1 at the top, >= 1/2 elsewhere: its log is accurate
-    log1m = one_minus_p.log().scatter_(-1, top, one_minus_top.log())
-    sums[2] -= torch.dot(q.view(-1), log1m.view(-1))
+    parts = _soft_ul_value(p, q, sums)
     if not need_grad:
         return None
-    r = q.div_(one_minus_p)  # r_k = q_k / (1 - p_k); q_top itself at the top
-    q_top = r.gather(-1, top)
-    rest = torch.bmm(r.unsqueeze(1), p.unsqueeze(2)).view(-1, 1)  # sum over k != top of r_k p_k
-    s = rest + q_top * p_top / one_minus_top
-    scale = spec.pred_weight / spec.temperature
-    top_value = scale * p_top * (q_top - rest)
-    # both gradients at once, off the top: p_j (scale (r_j - S) + mle_w) - mle_w eps_i
-    g = r.mul_(scale).add_((0.0 if mle_w is None else mle_w) - scale * s).mul_(p)
-    if mle_w is not None:
-        g.sub_(mle_w * eps_i)
-        top_value = top_value + mle_w * (p_top - eps_i)
-    g.scatter_(-1, top, top_value)  # the top entry, exactly
-    if mle_w is not None:
-        g.scatter_add_(-1, t, _per_row(-(1.0 - spec.eps - eps_i) * mle_w, g))
+    g = _soft_ul_gradient(q, p, parts, spec.pred_weight / spec.temperature, t, mle_w, eps_i, spec)
     return g if g_mle is None else g.add_(g_mle)
 
 
@@ -149,7 +176,7 @@ class _FromLogits(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out, *unused):
         if ctx.grad is None:
-            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
+            raise RuntimeError(_SECOND_BACKWARD)
         # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
         grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
         return grad, None, None
@@ -183,8 +210,8 @@ class _FromFeatures(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out, *unused):
-        if ctx.grads[0] is None:
-            raise RuntimeError("nd_fairseq: backward through a loss computed without gradients")
+        if ctx.grads is None or ctx.grads[0] is None:
+            raise RuntimeError(_SECOND_BACKWARD)
         (grad_features, grad_weight), ctx.grads = ctx.grads, None
         scale = grad_out.float()
         grad_features.mul_(scale.to(grad_features.dtype))
