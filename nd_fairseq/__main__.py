@@ -25,7 +25,8 @@ def main():
         "transformer_nd_small, transformer_nd_tiny (fairseq's transformer options apply).",
     )
     for title, cls, parent in [
-        ("--task negative_distillation (plus all of --task translation's options)", NegativeDistillationConfig, TranslationConfig),
+        ("--task negative_distillation (plus all of --task translation's options)",
+         NegativeDistillationConfig, TranslationConfig),
         ("--criterion negative_distillation (plus label_smoothed_cross_entropy's options)",
          NegativeDistillationCriterionConfig, NegativeDistillationCriterionConfig.__mro__[1]),
     ]:

@@ -81,8 +81,9 @@ def _read_state(path):
     try:
         state = checkpoint_utils.load_checkpoint_to_cpu(path)
     except Exception as e:  # torch raises many types for truncated or foreign files
+        first_line = str(e).splitlines()[0] if str(e) else ""
         raise TeacherError(
-            f"could not read teacher checkpoint {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            f"could not read teacher checkpoint {path} ({type(e).__name__}: {first_line}); "
             "is it a complete fairseq checkpoint?"
         ) from e
     if not isinstance(state, dict) or "model" not in state or state.get("cfg") is None:
@@ -155,9 +156,11 @@ def load_teacher(path, task):
     _check_dictionaries(path, state, task)
     # transformer_nd adds no parameters, so any fairseq transformer loads into it strictly
     # and gains the ability to return ND features.
-    bad = [k for k, v in state["model"].items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    bad = [k for k, v in state["model"].items()
+           if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise TeacherError(f"teacher {path} has NaN/inf weights (in {bad[0]}{' and others' if len(bad) > 1 else ''}): it cannot teach")
+        others = " and others" if len(bad) > 1 else ""
+        raise TeacherError(f"teacher {path} has NaN/inf weights (in {bad[0]}{others}): it cannot teach")
     model = TransformerNDModel.build_model(args, task)
     try:
         model.load_state_dict(state["model"], strict=True, model_cfg=args)

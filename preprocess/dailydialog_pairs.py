@@ -15,10 +15,8 @@ import argparse
 import collections
 import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli  # noqa: E402
+from preprocess.textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli
 
 SPLITS = {"train": "dialogues_train.txt", "valid": "dialogues_validation.txt", "test": "dialogues_test.txt"}
 _SPACES = re.compile(" +")

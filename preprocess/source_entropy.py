@@ -17,13 +17,10 @@ parallel files, for fairseq-preprocess.
 import argparse
 import collections
 import math
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli  # noqa: E402
+from preprocess.textio import InputError, atomic_outputs, read_lines, read_pair_lines, run_cli
 
 
 def read_pairs(path, tgt_path=None):

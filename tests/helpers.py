@@ -4,9 +4,10 @@ import random
 import subprocess
 import sys
 
-import nd_fairseq
 from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+import nd_fairseq
 
 USER_DIR = os.path.dirname(nd_fairseq.__file__)
 # where the fairseq-* console scripts are: this Python's bin folder unless ND_FAIRSEQ_BIN says

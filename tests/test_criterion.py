@@ -116,7 +116,8 @@ def test_batched_loss_equals_eq13_summed_over_samples(databin, teacher_ckpt):
         expected = per_sample_reference(task, model, criterion, sample, alpha)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
     # the logged terms recombine into the loss
-    recombined = (1 - alpha) * log["loss_mle"] + alpha * (log["loss_pred"] + 2 * log["loss_hid"] + 0.5 * log["loss_att"])
+    nd_terms = log["loss_pred"] + 2 * log["loss_hid"] + 0.5 * log["loss_att"]
+    recombined = (1 - alpha) * log["loss_mle"] + alpha * nd_terms
     assert loss.item() == pytest.approx(recombined.item(), rel=1e-5)
 
 

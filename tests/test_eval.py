@@ -76,7 +76,8 @@ def read_dialog_eval(path):
     return {name: float(value.split(",")[0]) for name, value in zip(names, row.split()[1:])}
 
 
-@pytest.mark.parametrize("vocab, expected", [(None, "dialog_eval_no_vocab.txt"), ("vocab400.txt", "dialog_eval_vocab400.txt")])
+@pytest.mark.parametrize("vocab, expected", [(None, "dialog_eval_no_vocab.txt"),
+                                             ("vocab400.txt", "dialog_eval_vocab400.txt")])
 def test_agrees_with_dialog_eval(vocab, expected):
     cmd = [sys.executable, "-m", "nd_fairseq.eval", "--hyp", os.path.join(FIXTURE, "hyp.txt"),
            "--ref", os.path.join(FIXTURE, "ref.txt"), "--train", os.path.join(FIXTURE, "train.txt"), "--json"]

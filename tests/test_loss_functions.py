@@ -153,7 +153,8 @@ def test_fused_output_layer_losses_match_autograd_of_lsce_plus_soft_ul():
     # the soft unlikelihood's rows may differ from the NLL's (row 4 counts for the NLL only, row 7 for L_pred only)
     for t, mask in [(1.0, target.ne(1)), (2.0, target.ne(1)), (1.0, torch.tensor([1, 1, 0, 1, 0, 1, 1, 1, 1]).bool()),
                     (2.0, torch.tensor([1, 1, 0, 1, 0, 1, 1, 1, 1]).bool())]:
-        total, mle, nll, pred = output_layer_losses(logits, target, lambda rows: teacher[rows], mask, t, 0.1, 1, 0.7, 0.3)
+        teacher_chunk = lambda rows: teacher[rows]  # noqa: E731
+        total, mle, nll, pred = output_layer_losses(logits, target, teacher_chunk, mask, t, 0.1, 1, 0.7, 0.3)
         total.backward()
         ours = logits.grad.clone()
         logits.grad = None

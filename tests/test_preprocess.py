@@ -1,4 +1,5 @@
 """preprocess/: pair building, source entropy, D_N selection, bad input."""
+import importlib.util
 import math
 import os
 import subprocess
@@ -6,12 +7,21 @@ import sys
 
 import pytest
 
+from preprocess.dailydialog_pairs import normalise_turn
+from preprocess.source_entropy import ngram_source_entropy, source_entropy, top_indices
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "preprocess"))
-from dailydialog_pairs import normalise_turn  # noqa: E402
-from source_entropy import ngram_source_entropy, source_entropy, top_indices  # noqa: E402
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "dailydialog")
+ANALYSIS = os.path.join(ROOT, "examples", "dailydialog", "analysis", "compare_with_authors.py")
+
+
+def analysis():
+    """examples/dailydialog/analysis/compare_with_authors.py as a module (examples/ is no package)."""
+    spec = importlib.util.spec_from_file_location("compare_with_authors", ANALYSIS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def script(name, *args):
@@ -93,7 +103,8 @@ def test_parallel_input(tmp_path):
 def test_bad_pair_files(tmp_path, content, message):
     bad = tmp_path / "train_data.txt"
     bad.write_bytes(content)
-    out = script("source_entropy.py", bad, "--scores", tmp_path / "out" / "s.txt", "--negative", tmp_path / "out" / "neg")
+    out_dir = tmp_path / "out"
+    out = script("source_entropy.py", bad, "--scores", out_dir / "s.txt", "--negative", out_dir / "neg")
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
 
@@ -120,10 +131,12 @@ def test_pairs_and_heldout(tmp_path):
     (original / "dialogues_test.txt").write_text("E __eou__ F __eou__\n")
     out = script("dailydialog_pairs.py", original, tmp_path / "pairs")
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "pairs" / "train_data.txt").read_text() == "hi . __eou__hello !\nhello !__eou__bye . \na__eou__b\n"
+    expected = "hi . __eou__hello !\nhello !__eou__bye . \na__eou__b\n"
+    assert (tmp_path / "pairs" / "train_data.txt").read_text() == expected
     (tmp_path / "v.txt").write_text("hello !__eou__bye . \n")
     (tmp_path / "t.txt").write_text("e__eou__f\n")
-    out = script("dailydialog_pairs.py", original, tmp_path / "pooled", "--heldout", tmp_path / "v.txt", tmp_path / "t.txt")
+    heldout = ["--heldout", tmp_path / "v.txt", tmp_path / "t.txt"]
+    out = script("dailydialog_pairs.py", original, tmp_path / "pooled", *heldout)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "pooled" / "train_data.txt").read_text() == "hi . __eou__hello !\na__eou__b\nc__eou__d\n"
     assert (tmp_path / "pooled" / "test_data.txt").read_text() == "e__eou__f\n"
@@ -148,7 +161,7 @@ def test_reproduces_the_authors_valid_and_test_pairs(tmp_path):
 
 
 def test_specificity_is_mean_nidf_by_hand():
-    from compare_with_authors import specificity_function
+    specificity_function = analysis().specificity_function
 
     # three responses: idf(a) = log 3/3 = 0, idf(b) = log 3/2, idf(c) = log 3 (max); NIDF = idf / log 3
     specificity = specificity_function(["a b", "a b c", "a"])
@@ -161,7 +174,8 @@ def test_comparison_with_the_authors_scores(tmp_path):
     out = script("dailydialog_pairs.py", os.path.join(SHARED, "original"), tmp_path, "--heldout",
                  os.path.join(SHARED, "valid_data.txt"), os.path.join(SHARED, "test_data.txt"))
     assert out.returncode == 0, out.stderr
-    out = script("compare_with_authors.py", tmp_path / "train_data.txt", SHARED)
+    out = subprocess.run([sys.executable, ANALYSIS, tmp_path / "train_data.txt", SHARED],
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "'thank you .': theirs 0.1235, ours 0.1250" in out.stdout
     assert "47727; Eq. 4 gives 0 there; theirs is 0 at 44.6%, ours at 100.0%" in out.stdout

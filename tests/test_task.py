@@ -1,5 +1,4 @@
 """--task negative_distillation: teacher loading, clear errors, complete batches."""
-import os
 import shutil
 
 import numpy as np

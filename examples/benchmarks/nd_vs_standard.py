@@ -41,16 +41,16 @@ import torch.multiprocessing as mp
 
 warnings.filterwarnings("ignore")
 logging.getLogger("fairseq").setLevel(logging.WARNING)  # the data-loading chatter of every process
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import nd_fairseq  # noqa: E402
+# fairseq is imported after the filters above: it warns while importing
 from fairseq import options, tasks, utils  # noqa: E402
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion  # noqa: E402
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
 from fairseq.distributed import LegacyDistributedDataParallel, ModuleProxyWrapper  # noqa: E402
 
+import nd_fairseq  # noqa: E402
 from nd_fairseq.teacher import FrozenTeacher  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def build(databin, arch, max_tokens, device="cpu", fp16=False):
@@ -233,8 +233,9 @@ def main():
     databin = args.data_bin
     if databin is None:
         tmp = tempfile.mkdtemp()
-        subprocess.run(["bash", os.path.join(ROOT, "preprocess/binarize.sh"), os.path.join(ROOT, "examples/sample"), tmp],
-                       check=True, stdout=subprocess.DEVNULL)
+        sample = os.path.join(ROOT, "examples/sample")
+        binarize = os.path.join(ROOT, "preprocess/binarize.sh")
+        subprocess.run(["bash", binarize, sample, tmp], check=True, stdout=subprocess.DEVNULL)
         databin = os.path.join(tmp, "bin")
     where = (torch.cuda.get_device_name() if args.device != "cpu"
              else f"{args.world_size} process(es) x {torch.get_num_threads()} CPU thread(s)")

@@ -5,13 +5,11 @@
 N synthetic pairs (default 1,000,000) with a Zipf-like response distribution, so that
 many responses repeat as in real dialogue data.
 """
-import os
 import random
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "preprocess"))
-from source_entropy import source_entropy, top_indices  # noqa: E402
+from preprocess.source_entropy import source_entropy, top_indices
 
 
 def main():

@@ -23,7 +23,8 @@ def validation_rows(log_path):
         for line in f:
             if "| valid |" in line:
                 row = json.loads(line.split("| valid |", 1)[1])
-                rows[int(row["valid_num_updates"])] = {k: float(row[f"valid_{k}"]) for k in LOG_KEYS if f"valid_{k}" in row}
+                values = {k: float(row[f"valid_{k}"]) for k in LOG_KEYS if f"valid_{k}" in row}
+                rows[int(row["valid_num_updates"])] = values
     return rows
 
 

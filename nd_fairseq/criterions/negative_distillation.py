@@ -265,8 +265,9 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         teacher_out = teacher.decoder_out.reshape(-1, teacher.decoder_out.size(-1))
         target = model.get_targets(sample, net_output).reshape(-1)
         out = net_output[0].reshape(-1, net_output[0].size(-1))
+        teacher_chunk = lambda rows: teacher.output_projection(teacher_out[rows])  # noqa: E731
         loss, mle_loss, nll_loss, pred = projected_output_layer_losses(
-            out, projection, target, lambda rows: teacher.output_projection(teacher_out[rows]), target.ne(self.padding_idx),
+            out, projection, target, teacher_chunk, target.ne(self.padding_idx),
             temperature=self.nd_temperature, eps=self.eps, pad=self.padding_idx,
             mle_weight=mle_weight, pred_weight=pred_weight,
         )

@@ -1,6 +1,6 @@
 """Line-by-line comparison of our source entropy with the authors' entropy_score_train.txt.
 
-    python preprocess/compare_with_authors.py OUR_TRAIN_PAIRS AUTHORS_DIR
+    python examples/dailydialog/analysis/compare_with_authors.py OUR_TRAIN_PAIRS AUTHORS_DIR
 
 OUR_TRAIN_PAIRS: our train_data.txt (``dailydialog_pairs.py --heldout``); AUTHORS_DIR: the
 folder with the authors' {entropy,specificity}_score_train.txt, valid_data.txt,
@@ -28,14 +28,12 @@ import collections
 import math
 import os
 import random
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dailydialog_pairs import SPLITS, dialogue_pairs  # noqa: E402
-from source_entropy import read_pairs, source_entropy  # noqa: E402
-from textio import read_lines, read_pair_lines, run_cli  # noqa: E402
+from preprocess.dailydialog_pairs import SPLITS, dialogue_pairs
+from preprocess.source_entropy import read_pairs, source_entropy
+from preprocess.textio import read_lines, read_pair_lines, run_cli
 
 # ours / theirs for the same response: a little above 1, because our idf normalisation divides
 # by log(72,779) where theirs divides by log(68,066) (measured median 1.007)
@@ -133,7 +131,8 @@ def main():
     print(f"  entropy_score_train.txt: {adjacent_named(their_spec, common, adjacent)} consecutive positions hold two "
           f"named responses that are consecutive turns of a dialogue ({possible} such turn pairs in the release); "
           f"in shuffled copies {np.mean(chance):.1f} on average (max {max(chance)} of 20): dialogue order too; "
-          "pairs still cannot be matched one by one (we found no reliable pair-level alignment: specificities are reproduced to ~1% only, and dense)")
+          "pairs still cannot be matched one by one (we found no reliable pair-level alignment: "
+          "specificities are reproduced to ~1% only, and dense)")
 
     print("\n## 3. Entropy, position by position")
     counts = collections.Counter(their_spec)
@@ -146,7 +145,8 @@ def main():
     ours, theirs = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
     print(f"  positions whose response is named ({len(common)} responses seen 2+ times): {len(rows)}; "
           f"both 0: {np.sum((ours <= 0) & (theirs <= 0))}, both > 0: {np.sum((ours > 0) & (theirs > 0))}, "
-          f"ours > 0 with theirs 0: {np.sum((ours > 0) & (theirs <= 0))}, ours 0 with theirs > 0: {np.sum((ours <= 0) & (theirs > 0))}; "
+          f"ours > 0 with theirs 0: {np.sum((ours > 0) & (theirs <= 0))}, "
+          f"ours 0 with theirs > 0: {np.sum((ours <= 0) & (theirs > 0))}; "
           f"Spearman {spearman(ours, theirs):.3f}; |diff| < 0.01 at {np.mean(np.abs(ours - theirs) < 0.01):.1%}")
     print("\n  | response | their count | our count | their H | our H |\n  |---|---|---|---|---|")
     for value, response in sorted(common.items(), key=lambda kv: -counts[kv[0]])[:12]:
