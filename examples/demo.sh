@@ -21,7 +21,7 @@ common=(--arch transformer_nd_tiny --optimizer adam --adam-betas '(0.9,0.98)' --
         --log-interval 50 --seed 1 --num-workers 0 --best-checkpoint-metric nll_loss)
 
 echo "== 2. negative teacher: MLE on D_N"
-fairseq-train "$work/data/bin-negative" --user-dir "$user_dir" --task translation \
+fairseq-train "$work/data/bin-negative" --user-dir "$user_dir" --task negative_distillation \
   --criterion label_smoothed_cross_entropy "${common[@]}" --save-dir "$work/teacher" \
   | grep -E "\| (train|valid) \|" | tail -2
 

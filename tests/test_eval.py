@@ -145,3 +145,18 @@ def test_parallel_scores_equal_sequential():
     assert parallel.keys() == sequential.keys() and parallel["sacrebleu_signature"] == sequential["sacrebleu_signature"]
     for key in sequential.keys() - {"sacrebleu_signature"}:
         assert parallel[key] == pytest.approx(sequential[key], rel=1e-12), key
+
+
+def test_responses_of_a_generate_log(tmp_path):
+    log = tmp_path / "generate.log"
+    log.write_text("S-1\tq1\nH-1\t-0.5\tsecond .\nS-0\tq0\nH-0\t-0.2\tfirst one .\nGenerate test with beam=1\n")
+    refs = tmp_path / "refs.txt"
+    refs.write_text("a\nb\n")
+    out = tmp_path / "out.txt"
+    cmd = [sys.executable, "-m", "nd_fairseq.eval.responses", str(log), "--out", str(out), "--expect", str(refs)]
+    assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
+    assert out.read_text() == "first one .\nsecond .\n"
+    refs.write_text("a\nb\nc\n")
+    out.unlink()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 2 and "has 2 hypotheses for the 3 lines of" in done.stderr and not out.exists()
