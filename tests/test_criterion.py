@@ -76,11 +76,9 @@ def test_second_backward_through_the_fused_layer_names_the_cause(databin, teache
         loss.backward()
 
 
-def per_sample_reference(task, model, criterion, sample, alpha):
-    """Eq. 13 one sample at a time, from the brute-force definitions."""
-    teacher = criterion.task.teacher.model
+def unpadded_samples(task, sample):
+    """Each sample of a batch on its own, without padding: (n_tokens, net_input, one-sample batch)."""
     pad = task.target_dictionary.pad()
-    total = 0.0
     for b in range(sample["target"].size(0)):
         n = int(sample["target"][b].ne(pad).sum())
         src_len = int(sample["net_input"]["src_lengths"][b])
@@ -88,18 +86,44 @@ def per_sample_reference(task, model, criterion, sample, alpha):
         src = src[:, src.size(1) - src_len:]  # sources are left-padded
         net_input = {"src_tokens": src, "src_lengths": sample["net_input"]["src_lengths"][b:b + 1],
                      "prev_output_tokens": sample["net_input"]["prev_output_tokens"][b:b + 1, :n]}
-        one = {"net_input": net_input, "target": sample["target"][b:b + 1, :n], "ntokens": n}
-        s_logits, s_extra = model(**net_input, return_nd_features=True)
-        t_logits, t_extra = teacher(**net_input, return_nd_features=True)
-        mle = lsce(task, model, one)
-        # the literal formulas of Eq. 6 and Eq. 8 (the sample has no padding)
-        pred = -(torch.softmax(t_logits, -1) * torch.log(1 - torch.softmax(s_logits, -1))).sum()
-        hid = sum(torch.exp(-(s - t) ** 2).mean() for s, t in zip(s_extra["nd_hidden"], t_extra["nd_hidden"]))
-        causal = torch.ones(n, n, dtype=torch.bool).tril()
-        att = sum(torch.exp(-(s - t) ** 2)[..., causal].mean()
-                  for s, t in zip(s_extra["nd_attn_logits"], t_extra["nd_attn_logits"]))
-        total = total + (1 - alpha) * mle + alpha * (pred + 2.0 * hid + 0.5 * att)
+        yield n, net_input, {"net_input": net_input, "target": sample["target"][b:b + 1, :n], "ntokens": n}
+
+
+def literal_terms(model, teacher, net_input, n):
+    """L_pred, sum_l L_hid^l and sum_l L_att^l of one unpadded sample, by the literal Eq. 6 and Eq. 8."""
+    s_logits, s_extra = model(**net_input, return_nd_features=True)
+    t_logits, t_extra = teacher(**net_input, return_nd_features=True)
+    pred = -(torch.softmax(t_logits, -1) * torch.log(1 - torch.softmax(s_logits, -1))).sum()
+    hid = sum(torch.exp(-(s - t) ** 2).mean() for s, t in zip(s_extra["nd_hidden"], t_extra["nd_hidden"]))
+    causal = torch.ones(n, n, dtype=torch.bool).tril()
+    att = sum(torch.exp(-(s - t) ** 2)[..., causal].mean()
+              for s, t in zip(s_extra["nd_attn_logits"], t_extra["nd_attn_logits"]))
+    return pred, hid, att
+
+
+def per_sample_reference(task, model, criterion, sample, alpha):
+    """Eq. 13 one sample at a time, from the brute-force definitions."""
+    total = 0.0
+    for n, net_input, one in unpadded_samples(task, sample):
+        pred, hid, att = literal_terms(model, criterion.task.teacher.model, net_input, n)
+        total = total + (1 - alpha) * lsce(task, model, one) + alpha * (pred + 2.0 * hid + 0.5 * att)
     return total
+
+
+@pytest.mark.parametrize("norm", ["sample", "token"])
+def test_feature_normalisation_against_a_loop(databin, teacher_ckpt, norm):
+    task, model, criterion = nd_setup(databin, teacher_ckpt, "--nd-fixed-alpha", "0.5", "--nd-feature-norm", norm)
+    model.eval()
+    sample = first_batch(task)
+    _, _, log = run(task, model, criterion, sample)
+    hid_sum = att_sum = 0.0
+    with torch.no_grad():
+        for n, net_input, _ in unpadded_samples(task, sample):
+            _, hid, att = literal_terms(model, task.teacher.model, net_input, n)
+            weight = n if norm == "token" else 1  # once per target token, or once per response
+            hid_sum, att_sum = hid_sum + weight * hid.item(), att_sum + weight * att.item()
+    assert log["loss_hid"].item() == pytest.approx(hid_sum, rel=1e-4)
+    assert log["loss_att"].item() == pytest.approx(att_sum, rel=1e-4)
 
 
 def test_batched_loss_equals_eq13_summed_over_samples(databin, teacher_ckpt):

@@ -5,10 +5,12 @@
 per sample, where L_mle is fairseq's label-smoothed cross entropy (a sum over the response's
 tokens), L_pred the soft unlikelihood against the negative teacher (Eq. 6, also a sum over
 tokens) and L_hid^l, L_att^l the MRSE of decoder layer l's output hidden states and raw
-self-attention scores (Eq. 8-12, each a mean over that sample's valid elements). The batch
-loss is the sum of the per-sample losses; fairseq then divides it by ``sample_size`` (target
-tokens, or sentences with --sentence-avg), so every term keeps the weight Eq. 13 gives it in
-one sample, whatever the batch size.
+self-attention scores (Eq. 8-12, each a mean over that sample's valid elements; with
+``--nd-feature-norm token`` that mean times the response's length). The batch loss is the sum
+of the per-sample losses; fairseq then divides it by ``sample_size`` (target tokens, or
+sentences with --sentence-avg), so every term keeps the weight Eq. 13 gives it in one sample,
+whatever the batch size. The formulas are the plain functions of ``nd_fairseq.losses``; the
+output-layer pair runs through the fused accelerator when the model allows it.
 """
 import math
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
 )
+from fairseq.dataclass import ChoiceEnum
 from fairseq.logging import metrics
 from fairseq.models.transformer import TransformerDecoderBase
 from torch import Tensor, nn
@@ -71,6 +74,12 @@ class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConf
         default=1.0,
         metadata={"help": "weight of the attention-score MRSE sum_l L_att^l (0 switches it off)"},
     )
+    nd_feature_norm: ChoiceEnum(["sample", "token"]) = field(
+        default="sample",
+        metadata={"help": "weight of each layer's MRSE (L_hid^l, L_att^l) in a sample's loss: 'sample' counts it once "
+                  "per response, as Eq. 13 is written; 'token' counts it once per target token, like L_mle and "
+                  "L_pred (the mean times the response's length)"},
+    )
 
 
 @register_criterion("negative_distillation", dataclass=NegativeDistillationCriterionConfig)
@@ -94,6 +103,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         nd_pred_weight=1.0,
         nd_hid_weight=1.0,
         nd_att_weight=1.0,
+        nd_feature_norm="sample",
     ):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         for name, value in [
@@ -124,6 +134,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         self.nd_fixed_alpha = nd_fixed_alpha
         self.nd_temperature = nd_temperature
         self.weights = {"pred": nd_pred_weight, "hid": nd_hid_weight, "att": nd_att_weight}
+        self.feature_norm = str(nd_feature_norm)
         self.num_updates = 0
 
     def set_num_updates(self, num_updates):
@@ -282,22 +293,23 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         teacher_logits = teacher.output_projection(teacher.decoder_out)
         return soft_unlikelihood(net_output[0], teacher_logits, target.ne(self.padding_idx), self.nd_temperature)
 
-    def feature_terms(self, extra, teacher, terms, logging_output) -> Tensor:
-        """w_hid sum_l L_hid^l + w_att sum_l L_att^l, each summed over the batch's samples;
+    def feature_terms(self, extra, teacher: TeacherOutput, terms, logging_output) -> Tensor:
+        """w_hid sum_l L_hid^l + w_att sum_l L_att^l, each summed over the batch's samples
+        (per sample: the MRSE mean, times the response's length with --nd-feature-norm token);
         logs each term (unweighted) as ``loss_<name>``."""
-        total = 0.0
+        tokens = extra["nd_token_mask"]
+        per_sample_weight = tokens.sum(-1).float() if self.feature_norm == "token" else None
+        pairs = []
         if "hid" in terms:
-            mask = extra["nd_token_mask"].unsqueeze(-1)
-            value = sum(mrse(s, t, mask, per_sample=True).sum() for s, t in zip(extra["nd_hidden"], teacher.hidden))
-            logging_output["loss_hid"] = value.data
-            total = total + self.weights["hid"] * value
+            pairs.append(("hid", extra["nd_hidden"], teacher.hidden, tokens.unsqueeze(-1)))
         if "att" in terms:
-            mask = extra["nd_attn_mask"]
-            value = sum(
-                mrse(s, t, mask, per_sample=True).sum() for s, t in zip(extra["nd_attn_logits"], teacher.attn_logits)
-            )
-            logging_output["loss_att"] = value.data
-            total = total + self.weights["att"] * value
+            pairs.append(("att", extra["nd_attn_logits"], teacher.attn_logits, extra["nd_attn_mask"]))
+        total = 0.0
+        for name, student, negative, mask in pairs:
+            means = sum(mrse(s, t, mask, per_sample=True) for s, t in zip(student, negative))  # B
+            value = (means if per_sample_weight is None else means * per_sample_weight).sum()
+            logging_output[f"loss_{name}"] = value.data
+            total = total + self.weights[name] * value
         return total
 
     @classmethod
