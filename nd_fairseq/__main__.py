@@ -21,6 +21,7 @@ def _own_fields(cls, parent):
 def main():
     parser = argparse.ArgumentParser(
         prog="fairseq-train --user-dir nd_fairseq",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Flags added by nd_fairseq (besides fairseq's own). Models: --arch transformer_nd, "
         "transformer_nd_small, transformer_nd_tiny (fairseq's transformer options apply).",
     )

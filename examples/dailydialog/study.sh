@@ -31,7 +31,8 @@ out="$work/study/$name.tsv"
 # the run's final state too, under the update it was saved at
 last=$(grep '| valid |' "$work/logs/$name.log" | tail -1 | sed 's/.*"valid_num_updates": "\([0-9]*\)".*/\1/')
 ls "$work/$name"/checkpoint_*_"$last".pt >/dev/null 2>&1 || ln -f "$work/$name/checkpoint_last.pt" "$work/$name/checkpoint_last_$last.pt"
-for ckpt in $(ls "$work/$name"/checkpoint_*_*.pt | sort -t_ -k3 -n); do
+# latest first: the end of a run is what is read first
+for ckpt in $(ls "$work/$name"/checkpoint_*_*.pt | sort -t_ -k3 -n -r); do
   update=$(basename "$ckpt" .pt | sed 's/.*_//')
   hyp="$work/study/$name/valid.$update.log"
   [ -f "$hyp" ] && continue
