@@ -1,8 +1,13 @@
 # The fairseq flags of each configuration of the DailyDialog experiment, shared by run.sh and
 # study.sh: source it with $config set; it sets model, optim, common, nd, teacher_epochs,
-# student_epochs, gen_batch and decodings.
+# student_epochs, gen_batch, decodings and checkpoint (the one decoded).
+#
+# The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
+# after the run's end (gamma = 1.14 x the run's updates), so the run ends near the peak, and
+# the checkpoint kept is the one with the lowest validation loss -- the paper's rule, which
+# with alpha inside the loss is the run's end.
 case $config in
-  cpu)  # 2 CPU cores: a 128-dim 2+2-layer transformer, 3 epochs (~2,100 updates) per student
+  cpu)  # 2 CPU cores: a 128-dim 2+2-layer transformer, 3 epochs (2,103 updates) per student
     model=(--arch transformer_nd_tiny --encoder-embed-dim 128 --decoder-embed-dim 128
            --encoder-ffn-embed-dim 256 --decoder-ffn-embed-dim 256
            --encoder-attention-heads 4 --decoder-attention-heads 4
@@ -10,15 +15,15 @@ case $config in
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.001 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 2048 --clip-norm 1.0)
     teacher_epochs=4; student_epochs=3
-    nd=(--nd-lambda 4 --nd-gamma 1000 --nd-temperature 1)
+    nd=(--nd-lambda 4 --nd-gamma 2400 --nd-temperature 1)
     gen_batch=(--max-tokens 8000)
     decodings=(greedy beam5) ;;
   gpu)  # one H200: the paper's model (6+6 layers, 512 dims) in fp16, the cpu schedule's shape
     model=(--arch transformer_nd)
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.0007 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 4096 --clip-norm 1.0 --fp16)
-    teacher_epochs=4; student_epochs=5
-    nd=(--nd-lambda 4 --nd-gamma 1000 --nd-temperature 1)
+    teacher_epochs=4; student_epochs=5  # ~1,750 updates: gamma = 1.14 x that, as in cpu
+    nd=(--nd-lambda 4 --nd-gamma 2000 --nd-temperature 1)
     gen_batch=(--max-tokens 32000)
     decodings=(greedy) ;;
   paper)  # Appendix A: transformer base sizes, batch 256, Adam, warm-up, lambda 4, gamma 25600, t 1
@@ -33,4 +38,5 @@ case $config in
   *) echo "unknown config '$config' (cpu, gpu or paper)" >&2; exit 2 ;;
 esac
 common=("${model[@]}" "${optim[@]}" --label-smoothing 0.1 --seed 1 --num-workers 0
-        --no-progress-bar --log-format json --log-interval 50 --best-checkpoint-metric nll_loss)
+        --no-progress-bar --log-format json --log-interval 50 --best-checkpoint-metric loss)
+checkpoint=checkpoint_best.pt  # lowest validation loss (for ND, alpha-weighted as in the paper)
