@@ -4,7 +4,7 @@
 
 OUR_TRAIN_PAIRS: our train_data.txt (``dailydialog_pairs.py --heldout``); AUTHORS_DIR: the
 folder with the authors' {entropy,specificity}_score_train.txt, valid_data.txt,
-test_data.txt and the release in original/ (../shared/data/dailydialog).
+test_data.txt and the release in original/ (the DATA_DIR of examples/dailydialog/README.md).
 
 The authors' training file is lost, so their scores cannot be paired with our lines directly.
 What this script establishes, and prints:
