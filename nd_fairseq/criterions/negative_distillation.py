@@ -219,14 +219,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
                 model, net_output, projection, sample, teacher, mle_weight, alpha * self.weights["pred"],
                 logging_output
             )
-        elif "pred" in terms:
-            mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
-            pred = self.pred_term(model, net_output, sample, teacher)
-            logging_output["loss_pred"] = pred.data
-            loss = mle_weight * mle_loss + alpha * self.weights["pred"] * pred
         else:
             mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
             loss = mle_weight * mle_loss if mle_weight != 1.0 else mle_loss
+            if "pred" in terms:
+                pred = self.pred_term(model, net_output, sample, teacher)
+                logging_output["loss_pred"] = pred.data
+                loss = loss + alpha * self.weights["pred"] * pred
         if "hid" in terms or "att" in terms:
             loss = loss + alpha * self.feature_terms(net_output[1], teacher, terms, logging_output)
         logging_output.update(loss=loss.data, nll_loss=nll_loss.data, loss_mle=mle_loss.data)
