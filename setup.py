@@ -4,7 +4,7 @@ setup(
     name="nd_fairseq",
     version="0.1.0",
     description="Negative Distillation (Li et al., NAACL 2022) as a fairseq --user-dir plugin",
-    packages=find_packages(include=["nd_fairseq", "nd_fairseq.*", "preprocess"]),
+    packages=find_packages(include=["nd_fairseq", "nd_fairseq.*", "nd_eval", "preprocess"]),
     python_requires=">=3.11",
     # torch is pinned exactly: a looser pin pulls a multi-GB CUDA build (see README).
     # ve-fairseq is a prebuilt fairseq 0.12.x for Python 3.11; its import name is `fairseq`.

@@ -1,4 +1,4 @@
-"""Shared input/output helpers of the preprocessing scripts: errors that name the file and
+"""The one text reader and writer of preprocess/ and nd_eval/: errors that name the file and
 line, and output files that appear whole or not at all."""
 import contextlib
 import os

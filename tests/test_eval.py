@@ -1,4 +1,4 @@
-"""nd_fairseq.eval: hand-computed metrics, agreement with dialog-eval, input errors."""
+"""nd_eval: hand-computed metrics, agreement with dialog-eval, input errors, no torch."""
 import json
 import math
 import os
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nd_fairseq.eval.metrics import bleu, distinct, evaluate, kl_dialog_eval, kl_exact, low_frequency_ratio
+from nd_eval.metrics import bleu, distinct, evaluate, kl_dialog_eval, kl_exact, low_frequency_ratio
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "dialog_eval")
 
@@ -79,7 +79,7 @@ def read_dialog_eval(path):
 @pytest.mark.parametrize("vocab, expected", [(None, "dialog_eval_no_vocab.txt"),
                                              ("vocab400.txt", "dialog_eval_vocab400.txt")])
 def test_agrees_with_dialog_eval(vocab, expected):
-    cmd = [sys.executable, "-m", "nd_fairseq.eval", "--hyp", os.path.join(FIXTURE, "hyp.txt"),
+    cmd = [sys.executable, "-m", "nd_eval", "--hyp", os.path.join(FIXTURE, "hyp.txt"),
            "--ref", os.path.join(FIXTURE, "ref.txt"), "--train", os.path.join(FIXTURE, "train.txt"), "--json"]
     if vocab:
         cmd += ["--vocab", os.path.join(FIXTURE, vocab)]
@@ -91,7 +91,7 @@ def test_agrees_with_dialog_eval(vocab, expected):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nd_fairseq.eval", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nd_eval", *args], capture_output=True, text=True)
 
 
 def test_generate_log_is_restored_to_id_order(tmp_path):
@@ -153,10 +153,18 @@ def test_responses_of_a_generate_log(tmp_path):
     refs = tmp_path / "refs.txt"
     refs.write_text("a\nb\n")
     out = tmp_path / "out.txt"
-    cmd = [sys.executable, "-m", "nd_fairseq.eval.responses", str(log), "--out", str(out), "--expect", str(refs)]
+    cmd = [sys.executable, "-m", "nd_eval.responses", str(log), "--out", str(out), "--expect", str(refs)]
     assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0
     assert out.read_text() == "first one .\nsecond .\n"
     refs.write_text("a\nb\nc\n")
     out.unlink()
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 2 and "has 2 hypotheses for the 3 lines of" in done.stderr and not out.exists()
+
+
+def test_scoring_imports_neither_torch_nor_fairseq():
+    # nd_eval is a package of its own so that scoring skips the plugin's seconds of torch/fairseq imports
+    code = ("import sys, nd_eval.__main__, nd_eval.results, nd_eval.responses, nd_eval.plot; "
+            "print(sorted(m for m in ('torch', 'fairseq', 'nd_fairseq') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""Seconds to score 10,000 responses with every metric of nd_fairseq.eval.
+"""Seconds to score 10,000 responses with every metric of nd_eval.
 
     python examples/benchmarks/eval_speed.py [N]
 
@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from nd_fairseq.eval.metrics import evaluate
+from nd_eval.metrics import evaluate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

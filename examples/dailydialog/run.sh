@@ -61,7 +61,7 @@ decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
     --path "$work/$1/$checkpoint" --gen-subset test --beam "$beam" --max-len-b 50 \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
-  python -m nd_fairseq.eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
+  python -m nd_eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
 }
 for system in teacher standard nd; do
   for decoding in "${decodings[@]}"; do
@@ -72,9 +72,9 @@ done
 vocab=()
 [ -f "$data/vocab.txt" ] && vocab=(--vocab "$data/vocab.txt")
 score() {
-  python -m nd_fairseq.eval.results --outputs "$results/outputs" --ref "$work/data/text/test.tgt" \
+  python -m nd_eval.results --outputs "$results/outputs" --ref "$work/data/text/test.tgt" \
     --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$results/results.json"
 }
 step score score
-python -m nd_fairseq.eval.plot "$work/logs/nd.log" "$results/nd_training.png"
+python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
 echo "results: $results/results.json; timings: $timing"

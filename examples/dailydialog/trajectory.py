@@ -9,8 +9,8 @@ import json
 import os
 import re
 
-from nd_fairseq.eval.io import read_hypotheses, read_text, read_vocab
-from nd_fairseq.eval.metrics import evaluate
+from nd_eval.io import read_hypotheses, read_text, read_vocab
+from nd_eval.metrics import evaluate
 
 LOG_KEYS = ["alpha", "loss", "nll_loss", "loss_pred", "loss_hid", "loss_att"]
 METRICS = ["dist-1", "dist-2", "dist-3", "lf", "kl-2", "bleu-4"]

@@ -1,16 +1,17 @@
 """Score dialogue responses with the paper's metrics.
 
-    python -m nd_fairseq.eval --hyp H [H ...] --ref R --train T [--vocab V] [--json]
+    python -m nd_eval --hyp H [H ...] --ref R --train T [--vocab V] [--json]
 
 Dist-1/2/3, LF, KL-1/2 and BLEU-3/4 computed as the paper's evaluation code does (see
-nd_fairseq/eval/metrics.py), the textbook KL on the same support (kl-n-exact), and
+nd_eval/metrics.py), the textbook KL on the same support (kl-n-exact), and
 sacreBLEU's corpus BLEU with its signature. All scores are fractions (not x100).
 """
 import argparse
 import json
-import sys
 
-from .io import EvalInputError, read_hypotheses, read_text, read_vocab
+from preprocess.textio import InputError, read_lines, run_cli
+
+from .io import read_hypotheses, read_vocab
 from .metrics import evaluate
 
 KEYS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", "kl-1-exact", "kl-2-exact", "sacrebleu"]
@@ -19,7 +20,7 @@ KEYS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", 
 def score_file(hyp_path, refs, train, vocab):
     hyps = read_hypotheses(hyp_path)
     if len(hyps) != len(refs[1]):
-        raise EvalInputError(
+        raise InputError(
             f"{hyp_path} has {len(hyps)} responses but {refs[0]} has {len(refs[1])}: they must align line by line"
         )
     scores = evaluate([h.split() for h in hyps], [r.split() for r in refs[1]], train, vocab)
@@ -38,7 +39,7 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nd_fairseq.eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nd_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--hyp", nargs="+", required=True,
                         help="responses, one a line, or fairseq-generate logs (H- lines); several give one row each")
     parser.add_argument("--ref", required=True, help="reference responses, one a line, aligned with --hyp")
@@ -48,14 +49,10 @@ def main(argv=None):
                         "tokens outside it count as <unk> in Dist and KL")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    try:
-        refs = (args.ref, read_text(args.ref))
-        train = [line.split() for line in read_text(args.train)]
-        vocab = read_vocab(args.vocab) if args.vocab else None
-        rows = {h: score_file(h, refs, train, vocab) for h in args.hyp}
-    except EvalInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    refs = (args.ref, read_lines(args.ref))
+    train = [line.split() for line in read_lines(args.train)]
+    vocab = read_vocab(args.vocab) if args.vocab else None
+    rows = {h: score_file(h, refs, train, vocab) for h in args.hyp}
     if args.json:
         print(json.dumps(rows[args.hyp[0]] if len(rows) == 1 else rows, indent=1))
     else:
@@ -64,4 +61,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

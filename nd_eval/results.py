@@ -1,6 +1,6 @@
 """Score every ``<system>.<decoding>.txt`` of a folder into one results.json.
 
-    python -m nd_fairseq.eval.results --outputs DIR --ref R --train T [--vocab V] --json-out F
+    python -m nd_eval.results --outputs DIR --ref R --train T [--vocab V] --json-out F
 
 F gets ``{system: {decoding: {metric: value}}}`` with the paper's eight metrics (fractions);
 a Markdown table of the same numbers is printed.
@@ -9,41 +9,35 @@ import argparse
 import glob
 import json
 import os
-import sys
+
+from preprocess.textio import InputError, atomic_outputs, read_lines, run_cli
 
 from .__main__ import score_file
-from .io import EvalInputError, read_text, read_vocab
+from .io import read_vocab
 
 PAPER_KEYS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4"]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nd_fairseq.eval.results", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nd_eval.results", description=__doc__.split("\n\n")[0])
     parser.add_argument("--outputs", required=True, help="folder of <system>.<decoding>.txt files")
     parser.add_argument("--ref", required=True, help="reference responses, one a line")
     parser.add_argument("--train", required=True, help="training responses, one a line")
     parser.add_argument("--vocab", help="vocabulary file, one token a line")
     parser.add_argument("--json-out", required=True, help="where to write results.json")
     args = parser.parse_args(argv)
-    try:
-        refs = (args.ref, read_text(args.ref))
-        train = [line.split() for line in read_text(args.train)]
-        vocab = read_vocab(args.vocab) if args.vocab else None
-        results = {}
-        for path in sorted(glob.glob(os.path.join(args.outputs, "*.*.txt"))):
-            system, decoding = os.path.basename(path)[: -len(".txt")].split(".", 1)
-            scores = score_file(path, refs, train, vocab)
-            results.setdefault(system, {})[decoding] = {k: scores[k] for k in PAPER_KEYS}
-    except EvalInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    refs = (args.ref, read_lines(args.ref))
+    train = [line.split() for line in read_lines(args.train)]
+    vocab = read_vocab(args.vocab) if args.vocab else None
+    results = {}
+    for path in sorted(glob.glob(os.path.join(args.outputs, "*.*.txt"))):
+        system, decoding = os.path.basename(path)[: -len(".txt")].split(".", 1)
+        scores = score_file(path, refs, train, vocab)
+        results.setdefault(system, {})[decoding] = {k: scores[k] for k in PAPER_KEYS}
     if not results:
-        print(f"error: no <system>.<decoding>.txt files in {args.outputs}", file=sys.stderr)
-        sys.exit(2)
-    tmp = args.json_out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, args.json_out)
+        raise InputError(f"no <system>.<decoding>.txt files in {args.outputs}")
+    with atomic_outputs(args.json_out) as (out,):
+        json.dump(results, out, indent=1)
     print("| system | decoding | " + " | ".join(PAPER_KEYS) + " |")
     print("|" + "---|" * (len(PAPER_KEYS) + 2))
     for system, decodings in results.items():
@@ -52,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -1,6 +1,6 @@
 """Plot alpha and the ND loss terms over training from a ``--log-format json`` log.
 
-    python -m nd_fairseq.eval.plot TRAIN_LOG OUT.png
+    python -m nd_eval.plot TRAIN_LOG OUT.png
 """
 import json
 import sys
@@ -20,12 +20,9 @@ def read_log(path):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        sys.exit("usage: python -m nd_fairseq.eval.plot TRAIN_LOG OUT.png")
-    import logging
-
+        sys.exit("usage: python -m nd_eval.plot TRAIN_LOG OUT.png")
     import matplotlib
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import turns on DEBUG logging
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

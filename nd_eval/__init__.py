@@ -1,0 +1,1 @@
+"""Response-level evaluation of dialogue systems: ``python -m nd_eval --help``."""

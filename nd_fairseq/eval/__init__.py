@@ -1,1 +1,0 @@
-"""Response-level evaluation of dialogue systems: ``python -m nd_fairseq.eval --help``."""
