@@ -12,9 +12,9 @@ and make separate full passes for each loss. Here only the rows that count are v
 (padding is often a third or more of a batch's B*T rows), in cache-sized chunks; the softmax
 is shared by both losses; the gradient is computed in the forward pass, where all its
 ingredients are at hand; the teacher's logits are made a chunk at a time and never exist
-whole. ``projected_output_layer_losses`` also takes the output projection into the loop
-(the student's logits never exist whole either, and none are computed for padding), as
-fused linear-cross-entropy kernels do.
+whole. ``projected_output_layer_losses`` takes the output projection into the loop too (the
+student's logits never exist whole either, and none are computed for padding), as fused
+linear-cross-entropy kernels do.
 
 Gradients per row, with p the student's probabilities:
 - label-smoothed NLL (fairseq's definition, eps_i = eps / (V - 1)): p - c, with c = eps_i
@@ -156,32 +156,6 @@ def _chunk_losses(z: Tensor, rows: Tensor, spec: _Spec, visit: _Rows, sums: Tens
     return g if g_mle is None else g.add_(g_mle)
 
 
-class _FromLogits(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, logits, spec, need_grad):
-        visit = _Rows(spec, *logits.shape, logits.device)
-        sums = torch.zeros(3, dtype=torch.float32, device=logits.device)  # mle, nll, pred
-        grad = None
-        if need_grad:
-            grad = torch.empty_like(logits)
-            grad[~visit.counted] = 0.0
-        for rows in visit.chunks:
-            g = _chunk_losses(logits.index_select(0, rows).float(), rows, spec, visit, sums, need_grad)
-            if need_grad:
-                grad.index_copy_(0, rows, g.to(grad.dtype))
-        ctx.grad = grad
-        ctx.mark_non_differentiable(sums)
-        return spec.mle_weight * sums[0] + spec.pred_weight * sums[2], sums[0], sums[1], sums[2]
-
-    @staticmethod
-    def backward(ctx, grad_out, *unused):
-        if ctx.grad is None:
-            raise RuntimeError(_SECOND_BACKWARD)
-        # scaled in place to avoid a second logits-sized tensor; the buffer is then handed over
-        grad, ctx.grad = ctx.grad.mul_(grad_out.to(ctx.grad.dtype)), None
-        return grad, None, None
-
-
 class _FromFeatures(torch.autograd.Function):
     @staticmethod
     def forward(ctx, features, weight, spec, need_grad):
@@ -226,26 +200,20 @@ def _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pr
     return _Spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
 
 
-def output_layer_losses(logits, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0, pad=-100,
-                        mle_weight=1.0, pred_weight=1.0):
-    """mle_weight * label-smoothed NLL + pred_weight * soft unlikelihood over N x V ``logits``.
+def projected_output_layer_losses(features, weight, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0,
+                                  pad=-100, mle_weight=1.0, pred_weight=1.0):
+    """mle_weight * label-smoothed NLL + pred_weight * soft unlikelihood of the logits
+    ``features @ weight.T``, made a chunk at a time; differentiable in ``features`` and ``weight``.
 
     Args:
-        logits: N x V student scores (fp32/fp16/bf16; computed in fp32).
+        features: N x C decoder features (fp32/fp16/bf16; losses computed in fp32).
+        weight: V x C bias-free output projection.
         target: N target ids (used when mle_weight != 0; ``pad`` ids are ignored).
         teacher_chunk: row indices -> the teacher's logits of those rows (no gradient).
         row_mask: N bools, the rows the soft unlikelihood counts.
     Returns:
         (differentiable weighted sum, mle sum, nll sum, soft-unlikelihood sum), float32 scalars.
     """
-    spec = _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
-    return _FromLogits.apply(logits, spec, torch.is_grad_enabled() and logits.requires_grad)
-
-
-def projected_output_layer_losses(features, weight, target, teacher_chunk, row_mask, temperature=1.0, eps=0.0,
-                                  pad=-100, mle_weight=1.0, pred_weight=1.0):
-    """``output_layer_losses`` of the logits ``features @ weight.T`` (N x C, V x C: a bias-free
-    output projection), made a chunk at a time; differentiable in ``features`` and ``weight``."""
     spec = _spec(target, teacher_chunk, row_mask, temperature, eps, pad, mle_weight, pred_weight)
     need_grad = torch.is_grad_enabled() and (features.requires_grad or weight.requires_grad)
     return _FromFeatures.apply(features, weight, spec, need_grad)
