@@ -40,7 +40,17 @@ def test_pipeline(databin, tmp_path):
     assert set(state["model"]) == set(teacher_state["model"])
     assert not state.get("criterion")
 
-    os.remove(teacher)  # generation must not need the teacher
+    # fairseq-validate: outside training the update (and so alpha) is unknown; loss = L_mle and, with the
+    # teacher, the ND terms beside it
+    with_teacher = validate(databin, student, "--teacher-path", teacher)
+    assert {"loss_pred", "loss_hid", "loss_att"} <= set(with_teacher)
+    os.remove(teacher)  # generation and validation must not need the teacher
+    without = validate(databin, student)
+    assert validate(databin, student, "--task", "translation")["nll_loss"] == without["nll_loss"]
+    assert not {"loss_pred", "loss_hid", "loss_att"} & set(without)
+    for scores in (with_teacher, without):
+        assert float(scores["loss"]) == float(scores["loss_mle"]) and float(scores["alpha"]) == 0
+        assert float(scores["nll_loss"]) == float(without["nll_loss"]) > 0
     for beam in (1, 5):
         out = cli("fairseq-generate", databin, "--user-dir", USER_DIR, "--task", "negative_distillation",
                   "--path", student, "--gen-subset", "test", "--beam", beam, "--max-tokens", "1000").stdout
@@ -60,3 +70,11 @@ def test_pipeline(databin, tmp_path):
     # the student also serves as a teacher for another student
     train(databin, str(tmp_path / "student2"), "--task", "negative_distillation", "--teacher-path",
           student, "--criterion", "negative_distillation", "--nd-fixed-alpha", "0.5")
+
+
+def validate(databin, checkpoint, *extra):
+    """The validation metrics fairseq-validate prints (its last JSON line), without the ``valid_`` prefixes."""
+    out = cli("fairseq-validate", databin, "--user-dir", USER_DIR, "--task", "negative_distillation",
+              "--path", checkpoint, "--max-tokens", "1000", "--log-format", "json", *extra)
+    line = [line for line in (out.stdout + out.stderr).splitlines() if "| valid |" in line][-1]
+    return {key.removeprefix("valid_"): value for key, value in json.loads(line[line.index("{"):]).items()}

@@ -135,7 +135,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         self.nd_temperature = nd_temperature
         self.weights = {"pred": nd_pred_weight, "hid": nd_hid_weight, "att": nd_att_weight}
         self.feature_norm = str(nd_feature_norm)
-        self.num_updates = 0
+        self.num_updates: Optional[int] = None  # None: no training run has set it (e.g. fairseq-validate)
 
     def set_num_updates(self, num_updates):
         """Called by the task with fairseq's update count, so alpha survives a resume."""
@@ -144,7 +144,12 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
     def alpha(self) -> float:
         if self.nd_fixed_alpha is not None:
             return self.nd_fixed_alpha
-        return progressive_alpha(self.num_updates, self.nd_lambda, self.nd_gamma, self.nd_beta)
+        return progressive_alpha(self.num_updates or 0, self.nd_lambda, self.nd_gamma, self.nd_beta)
+
+    def outside_training(self, model) -> bool:
+        """A student evaluated outside a training run (fairseq-validate): the update, and so
+        the scheduled alpha, is unknown."""
+        return not model.training and self.num_updates is None and self.nd_fixed_alpha is None
 
     def active_terms(self):
         """The ND terms computed at the current update (none while alpha is 0)."""
@@ -191,13 +196,19 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         alpha = self.alpha()
         terms = self.active_terms()
         teacher: Optional[TeacherOutput] = sample.get("nd_teacher")
-        if terms and teacher is None:
+        report_only = self.outside_training(model)
+        if report_only:
+            # loss = L_mle; the ND terms, when a teacher is given, are logged beside it unweighted
+            alpha = 0.0
+            terms = terms if teacher is not None else []
+        elif terms and teacher is None:
             raise RuntimeError(
                 "criterion negative_distillation needs the teacher's outputs: train with "
                 "--task negative_distillation --teacher-path CHECKPOINT"
             )
         # the fused output layer (an accelerator of fairseq's LSCE + Eq. 6) where the model allows it
-        projection = self.fused_projection(model) if "pred" in terms else None
+        # (it skips L_pred at weight 0, which report_only needs logged)
+        projection = self.fused_projection(model) if "pred" in terms and not report_only else None
         extra_outputs = {}
         if "hid" in terms or "att" in terms:
             extra_outputs["return_nd_features"] = True
@@ -246,7 +257,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             for key in ("loss_mle", "loss_pred", "loss_hid", "loss_att") if key in logging_output
         )
         return (
-            f"negative_distillation: the student's loss is NaN/inf on this batch (update {self.num_updates}, "
+            f"negative_distillation: the student's loss is NaN/inf on this batch (update {self.num_updates or 0}, "
             f"alpha={self.alpha():.4g}; batch sums {terms}): its outputs are not finite, so its weights have diverged "
             "or the checkpoint it started from holds NaN/inf (try a lower --lr or --clip-norm)"
         )

@@ -7,8 +7,13 @@ built, and before each train/valid step it runs under ``torch.no_grad()`` to put
 criterion asks for (``criterion.teacher_outputs_needed()``) into ``sample["nd_teacher"]``, a
 ``TeacherOutput``. The criterion checks the teacher/student pairing itself; the trainer is
 untouched (cf. fairseq's translation_moe).
+
+Outside training (fairseq-validate) the student comes from its checkpoint without a teacher:
+the first validation step loads the one ``--teacher-path`` names (the training run's path
+unless given again) if that file exists; otherwise the criterion reports its MLE losses only.
 """
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -47,6 +52,7 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         super().__init__(cfg, src_dict, tgt_dict)
         self.teacher = None
         self.student_shape = None  # set when a student is built for training
+        self.validation_teacher_looked_for = False
 
     def build_model(self, cfg, from_checkpoint=False):
         # from_checkpoint: a trained model being loaded (fairseq-generate, -interactive,
@@ -82,8 +88,23 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         if needed is None:
             return
         if self.teacher is None:
-            raise TeacherError("no teacher is loaded: train with --teacher-path CHECKPOINT")
+            if model.training:
+                raise TeacherError("no teacher is loaded: train with --teacher-path CHECKPOINT")
+            return  # validation without a teacher: the criterion reports its MLE losses only
         sample["nd_teacher"] = self.teacher(sample["net_input"], model, needed)
+
+    def load_validation_teacher(self, model, criterion) -> None:
+        """For a student validated outside its training run: load its teacher, once, if
+        ``--teacher-path`` names a file; say so either way."""
+        self.validation_teacher_looked_for = True
+        path = self.cfg.teacher_path
+        if not path or not os.path.exists(path):
+            named = f" ({path} does not exist)" if path else ""
+            logger.warning(f"no teacher{named}: validating with the MLE losses only (loss = loss_mle, alpha 0); "
+                           "give --teacher-path CHECKPOINT for the ND terms too")
+            return
+        self.teacher = load_teacher(path, self)
+        criterion.check_pairing(self.teacher.decoder_shape, decoder_shape(model))
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         if hasattr(criterion, "set_num_updates"):
@@ -96,6 +117,8 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
             sample.pop("nd_teacher", None)
 
     def valid_step(self, sample, model, criterion):
+        if self.teacher is None and not self.validation_teacher_looked_for and uses_teacher(criterion):
+            self.load_validation_teacher(model, criterion)
         self.attach_teacher_outputs(sample, model, criterion)
         try:
             return super().valid_step(sample, model, criterion)
