@@ -5,7 +5,7 @@ import subprocess
 
 import torch
 
-from .helpers import BIN, USER_DIR, cli, train
+from .helpers import BIN, TINY_TRAIN, USER_DIR, cli, train
 
 
 def test_pipeline(databin, tmp_path):
@@ -46,7 +46,14 @@ def test_pipeline(databin, tmp_path):
     assert {"loss_pred", "loss_hid", "loss_att"} <= set(with_teacher)
     os.remove(teacher)  # generation and validation must not need the teacher
     without = validate(databin, student)
+    # fairseq-validate keeps the checkpoint's task, also when given --task translation
     assert validate(databin, student, "--task", "translation")["nll_loss"] == without["nll_loss"]
+    # training with a task that cannot supply the teacher's outputs is refused at start
+    proc = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--task", "translation", "--criterion",
+               "negative_distillation", *TINY_TRAIN, "--save-dir", tmp_path / "refused", check=False)
+    assert proc.returncode == 1 and "Start iterating" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        "needs --task negative_distillation, which supplies the teacher's outputs (got --task TranslationTask)")
     assert not {"loss_pred", "loss_hid", "loss_att"} & set(without)
     for scores in (with_teacher, without):
         assert float(scores["loss"]) == float(scores["loss_mle"]) and float(scores["alpha"]) == 0

@@ -241,3 +241,16 @@ def test_fused_soft_unlikelihood_equals_the_plain_function():
         plain.backward()
         assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
         assert torch.allclose(a.grad, b.grad.to(a.grad.dtype), rtol=1e-4, atol=1e-7)
+
+
+def test_schedule_summary_finds_the_peak_and_the_fall_by_the_formula():
+    from nd_fairseq.criterions.negative_distillation import schedule_summary
+
+    # lambda 4, gamma 100, beta 6/100: by brute force over updates, alpha is below 10% of its peak (0.1)
+    # from update 161 on (alpha(160) = 0.1006, alpha(161) = 0.0975)
+    assert progressive_alpha(160, 4, 100) > 0.1 > progressive_alpha(161, 4, 100)
+    assert schedule_summary(160, 4, 100)[1] and not schedule_summary(161, 4, 100)[1]
+    assert "from update 161" in schedule_summary(161, 4, 100)[0]
+    # a run that stops before gamma never reaches the peak; alpha(50) = 4 e^-3 / (1 + e^-3)^2 = 0.1807
+    message, warn = schedule_summary(50, 4, 100)
+    assert warn and "peak lies beyond the run" in message and "alpha never exceeds 0.181" in message

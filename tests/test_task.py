@@ -1,4 +1,5 @@
 """--task negative_distillation: teacher loading, clear errors, complete batches."""
+import re
 import shutil
 
 import numpy as np
@@ -138,7 +139,8 @@ def test_every_plugin_flag_has_help():
     for cls, parent in [(NegativeDistillationConfig, TranslationConfig),
                         (NegativeDistillationCriterionConfig, LabelSmoothedCrossEntropyCriterionConfig)]:
         inherited = {f.name for f in dataclasses.fields(parent)}
-        own += [f for f in dataclasses.fields(cls) if f.name not in inherited]
+        # fields read from other groups (omegaconf interpolations such as ${optimization.max_update}) are no flags
+        own += [f for f in dataclasses.fields(cls) if f.name not in inherited and not str(f.default).startswith("${")]
     assert len(own) >= 9
     for f in own:
         assert f.metadata.get("help", "").strip(), f"{f.name} has no help"
@@ -176,3 +178,16 @@ def test_student_with_nan_outputs_stops_before_the_first_update(databin, teacher
     assert last.startswith("FloatingPointError: negative_distillation: the student's loss is NaN/inf on this batch "
                            "(update 0, alpha=0.5; batch sums loss_mle=nan"), last
     assert not (tmp_path / "student" / "checkpoint_last.pt").exists()
+
+
+def test_the_run_is_told_where_alphas_peak_lies(databin, teacher_ckpt, tmp_path):
+    """--max-epoch bounds the run: the task counts its updates (here with --update-freq 2) and the
+    criterion warns that the default gamma lies far beyond them."""
+    proc = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--save-dir", tmp_path, *TINY_TRAIN,
+               "--task", "negative_distillation", "--teacher-path", teacher_ckpt, "--criterion",
+               "negative_distillation", "--max-epoch", "2", "--update-freq", "2", "--no-save")
+    log = proc.stdout + proc.stderr
+    warning = [line for line in log.splitlines() if "alpha peaks at 1 at update 25600" in line]
+    assert len(warning) == 1 and "WARNING" in warning[0] and "the peak lies beyond the run" in warning[0]
+    done = int(re.findall(r"num_updates (\d+)", log)[-1])  # the last epoch summary
+    assert f"this run ends at update {done} " in warning[0]

@@ -12,6 +12,7 @@ sentences with --sentence-avg), so every term keeps the weight Eq. 13 gives it i
 whatever the batch size. The formulas are the plain functions of ``nd_fairseq.losses``; the
 output-layer pair runs through the fused accelerator when the model allows it.
 """
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -33,6 +34,25 @@ from ..teacher import DecoderShape, StudentError, TeacherError, TeacherOutput, T
 from .fused_output_layer import projected_output_layer_losses
 
 __all__ = ["NegativeDistillationCriterion", "mrse", "progressive_alpha", "soft_unlikelihood"]
+
+logger = logging.getLogger(__name__)
+
+
+def schedule_summary(last_update: int, lam: float, gamma: float, beta: Optional[float] = None, fallen: float = 0.1):
+    """(one line on where alpha's bump (Eq. 15-16) lies in a run ending at ``last_update``,
+    whether it is a warning). The bump has fallen back once alpha is below ``fallen`` x its
+    peak: alpha / peak = 1 / cosh(z / 2)^2, so from z = 2 acosh(fallen^-1/2) on."""
+    beta = 6.0 / gamma if beta is None else beta
+    peak, at_end = lam / 4.0, progressive_alpha(last_update, lam, gamma, beta)
+    fallen_at = gamma + 2.0 * math.acosh(fallen ** -0.5) / beta
+    where = (f"alpha peaks at {peak:.3g} at update {gamma:.0f} and is back below {fallen:.0%} of that from update "
+             f"{fallen_at:.0f}; this run ends at update {last_update} with alpha {at_end:.3g}")
+    if gamma > last_update:
+        return (f"{where}: the peak lies beyond the run, alpha never exceeds {at_end:.3g} "
+                "(set --nd-gamma within the run's updates unless this is intended)", True)
+    if last_update < fallen_at:
+        return f"{where}: the run ends before the bump has fallen back", True
+    return where, False
 
 
 @dataclass
@@ -128,6 +148,14 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             raise ValueError(f"--nd-fixed-alpha must be in [0, 1], got {nd_fixed_alpha}")
         if ignore_prefix_size > 0:
             raise ValueError("negative_distillation does not support --ignore-prefix-size")
+        teacher_needed = nd_fixed_alpha != 0 and nd_lambda > 0 and any(
+            w > 0 for w in (nd_pred_weight, nd_hid_weight, nd_att_weight))
+        if teacher_needed and not hasattr(task, "attach_teacher_outputs"):
+            # checked here, at start: otherwise training would fail only at its first update
+            raise ValueError(
+                f"--criterion negative_distillation needs --task negative_distillation, which supplies the "
+                f"teacher's outputs (got --task {type(task).__name__})"
+            )
         self.nd_lambda = nd_lambda
         self.nd_gamma = nd_gamma
         self.nd_beta = nd_beta
@@ -140,6 +168,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
     def set_num_updates(self, num_updates):
         """Called by the task with fairseq's update count, so alpha survives a resume."""
         self.num_updates = num_updates
+
+    def set_planned_updates(self, last_update: int) -> None:
+        """Told by the task at the start of a run: log where alpha's bump lies in it, and warn
+        when the run ends before the peak or before the bump has fallen back."""
+        if self.nd_fixed_alpha is None:
+            message, warn = schedule_summary(last_update, self.nd_lambda, self.nd_gamma, self.nd_beta)
+            (logger.warning if warn else logger.info)(message)
 
     def alpha(self) -> float:
         if self.nd_fixed_alpha is not None:

@@ -13,12 +13,14 @@ the first validation step loads the one ``--teacher-path`` names (the training r
 unless given again) if that file exists; otherwise the criterion reports its MLE losses only.
 """
 import logging
+import math
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
+from omegaconf import II
 
 from ..teacher import TeacherError, decoder_shape, load_teacher
 from .exact_batching import ExactBatchingMixin
@@ -37,6 +39,10 @@ class NegativeDistillationConfig(TranslationConfig):
             "fairseq-generate/-interactive"
         },
     )
+    # the run's bounds, so that the criterion can be told how many updates the run plans
+    max_update: int = II("optimization.max_update")
+    max_epoch: int = II("optimization.max_epoch")
+    update_freq: List[int] = II("optimization.update_freq")
 
 
 def uses_teacher(criterion) -> bool:
@@ -53,6 +59,8 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         self.teacher = None
         self.student_shape = None  # set when a student is built for training
         self.validation_teacher_looked_for = False
+        self.train_batches = None  # batches per epoch of the training split, once its iterator exists
+        self.run_announced = False
 
     def build_model(self, cfg, from_checkpoint=False):
         # from_checkpoint: a trained model being loaded (fairseq-generate, -interactive,
@@ -79,6 +87,22 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         elif self.teacher is not None:
             logger.warning(f"--criterion {cfg._name} does not use the teacher given by --teacher-path")
         return criterion
+
+    def get_batch_iterator(self, dataset, *args, **kwargs):
+        itr = super().get_batch_iterator(dataset, *args, **kwargs)
+        if dataset is self.datasets.get(self.cfg.train_subset):
+            self.train_batches = len(itr)
+        return itr
+
+    def planned_updates(self) -> Optional[int]:
+        """The run's last update as --max-update and --max-epoch bound it; None when neither
+        does (or the training batches are not known yet)."""
+        bounds = [self.cfg.max_update] if self.cfg.max_update > 0 else []
+        if self.cfg.max_epoch > 0 and self.train_batches:
+            freq = list(self.cfg.update_freq)
+            bounds.append(sum(math.ceil(self.train_batches / freq[min(e, len(freq) - 1)])
+                              for e in range(self.cfg.max_epoch)))
+        return min(bounds) if bounds else None
 
     def attach_teacher_outputs(self, sample, model, criterion) -> None:
         """Put the teacher's outputs that ``criterion`` needs for this update into
@@ -107,6 +131,11 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         criterion.check_pairing(self.teacher.decoder_shape, decoder_shape(model))
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        if not self.run_announced:  # a criterion with a schedule hears how long the run is
+            self.run_announced = True
+            planned = self.planned_updates()
+            if planned is not None and hasattr(criterion, "set_planned_updates"):
+                criterion.set_planned_updates(planned)
         if hasattr(criterion, "set_num_updates"):
             criterion.set_num_updates(update_num)
         self.attach_teacher_outputs(sample, model, criterion)
