@@ -14,6 +14,14 @@ from preprocess.textio import InputError, read_lines, run_cli
 from .io import read_hypotheses, read_vocab
 from .metrics import evaluate
 
+METRICS = """metrics (on whitespace tokens; Dist and LF: higher is more diverse, KL: lower is closer to the references):
+  dist-1/2/3   distinct n-grams / all n-grams over all responses (corpus level)
+  lf           share of response tokens seen 1..99 times in the training responses (AdaLabel's LF)
+  kl-1/2       KL between the reference and response n-gram distributions on their shared n-grams, in bits,
+               as dialog-eval computes it (lower: closer to human word use); kl-n-exact is the textbook KL
+  bleu-3/4     mean sentence BLEU (nltk, smoothing method 4) against the one reference; sacrebleu: corpus BLEU
+With --vocab, tokens outside the vocabulary count as <unk> in Dist and KL (as the paper's evaluation)."""
+
 KEYS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", "kl-1-exact", "kl-2-exact", "sacrebleu"]
 
 
@@ -39,7 +47,8 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nd_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nd_eval", description=__doc__.split("\n\n")[0], epilog=METRICS,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hyp", nargs="+", required=True,
                         help="responses, one a line, or fairseq-generate logs (H- lines); several give one row each")
     parser.add_argument("--ref", required=True, help="reference responses, one a line, aligned with --hyp")

@@ -168,3 +168,18 @@ def test_scoring_imports_neither_torch_nor_fairseq():
             "print(sorted(m for m in ('torch', 'fairseq', 'nd_fairseq') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_prints_a_line_per_epoch_and_the_error():
+    log = ('2026-01-01 | INFO | train_inner | {"epoch": 1, "update": 0.5, "loss": "9.1"}\n'
+           '2026-01-01 | INFO | valid | {"epoch": 1, "valid_loss": "8.1", "valid_nll_loss": "8.0", '
+           '"valid_alpha": "0.07", "valid_num_updates": "82"}\n'
+           '2026-01-01 | INFO | train | {"epoch": 1, "train_loss": "10.6", "train_alpha": "0.03", '
+           '"train_loss_pred": "0.009", "train_num_updates": "82"}\n'
+           'Traceback (most recent call last):\n  File "x.py", line 1\n'
+           'nd_fairseq.teacher.TeacherError: teacher t.pt: cannot read\n')
+    out = subprocess.run([sys.executable, "-m", "nd_eval.progress"], input=log, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines() == ["   epoch 1 valid: loss 8.1 nll 8.0 alpha 0.07 (update 82)",
+                                "   epoch 1 train: loss 10.6 alpha 0.03 pred 0.009 (update 82)",
+                                "   nd_fairseq.teacher.TeacherError: teacher t.pt: cannot read"]
