@@ -9,4 +9,4 @@ import torch
 # checkpoints without trusting arbitrary pickles (no TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD).
 torch.serialization.add_safe_globals([argparse.Namespace])
 
-from . import criterions, models, tasks  # noqa: E402,F401
+from . import criterions, models, tasks, tokenizer  # noqa: E402,F401

@@ -73,6 +73,16 @@ def test_pipeline(databin, tmp_path):
         env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert interactive.returncode == 0, interactive.stderr[-2000:]
     assert sum(line.startswith("H-") for line in interactive.stdout.splitlines()) == 2
+    # raw text through --tokenizer dailydialog: the queries reach the model in the training data's form
+    raw = subprocess.run(
+        [os.path.join(BIN, "fairseq-interactive"), databin, "--user-dir", USER_DIR, "--task",
+         "negative_distillation", "--path", student, "--source-lang", "src", "--target-lang", "tgt",
+         "--tokenizer", "dailydialog"],
+        input="Yes, sure.\nI don't know!\n", capture_output=True, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert raw.returncode == 0, raw.stderr[-2000:]
+    sources = [line.split("\t")[1] for line in raw.stdout.splitlines() if line.startswith("S-")]
+    assert sources == ["yes , sure .", "i don't know <unk>"]  # "!" is not in the tiny data's dictionary
 
     # the student also serves as a teacher for another student
     train(databin, str(tmp_path / "student2"), "--task", "negative_distillation", "--teacher-path",

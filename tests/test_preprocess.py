@@ -180,3 +180,13 @@ def test_comparison_with_the_authors_scores(tmp_path):
     assert "'thank you .': theirs 0.1235, ours 0.1250" in out.stdout
     assert "47727; Eq. 4 gives 0 there; theirs is 0 at 44.6%, ours at 100.0%" in out.stdout
     assert "| `thank you .` | 274 | 298 | -0.000 | 7.817 |" in out.stdout
+
+
+def test_dailydialog_tokenizer_gives_the_pairs_form():
+    from nd_fairseq.tokenizer import DailyDialogTokenizer
+
+    tokenizer = DailyDialogTokenizer()
+    assert tokenizer.encode("How are you?") == "how are you ?"
+    assert tokenizer.encode("You’re late, it's 5.30!") == "you ’ re late , it 's 5 . 30 !"
+    assert tokenizer.encode("I don't know (really)...") == "i don't know ( really ) . . ."
+    assert tokenizer.decode("how are you ? i 'm fine , it 's ok .") == "how are you? i 'm fine, it's ok."
