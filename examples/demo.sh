@@ -12,6 +12,7 @@
 # 2-core machine torch's two threads were slower than one, and results repeat exactly only with the
 # same thread count.
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${1:-$root/work/demo}
 echo "== 0. set-up (.venv, first time only)"

@@ -15,7 +15,7 @@ def is_generate_log(lines) -> bool:
 def read_hypotheses(path) -> List[str]:
     """Responses, one a line, from a plain file or a fairseq-generate log (its H- lines,
     restored to example-id order)."""
-    lines = read_lines(path)
+    lines = read_lines(path, allow_blank=True)
     if not is_generate_log(lines):
         return lines
     by_id = {}

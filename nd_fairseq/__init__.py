@@ -10,3 +10,6 @@ import torch
 torch.serialization.add_safe_globals([argparse.Namespace])
 
 from . import criterions, models, tasks, tokenizer  # noqa: E402,F401
+from .errors import show_config_errors_as_one_line  # noqa: E402
+
+show_config_errors_as_one_line()

@@ -19,16 +19,17 @@ from fairseq.models.transformer import TransformerModel
 from omegaconf import OmegaConf
 from torch import Tensor
 
+from .errors import ConfigError
 from .models.transformer_nd import TransformerNDModel
 
 logger = logging.getLogger(__name__)
 
 
-class TeacherError(ValueError):
+class TeacherError(ConfigError):
     """A teacher checkpoint that cannot serve this student; the message says why and what to do."""
 
 
-class StudentError(ValueError):
+class StudentError(ConfigError):
     """A student model that cannot be trained with the chosen criterion; the message says why."""
 
 

@@ -15,6 +15,7 @@
 # Both binaries use the dictionary built from the full training set (queries and responses
 # together), so teacher and student share every token id.
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 pairs=${1:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO] [UNIT]}
 out=${2:?usage: binarize.sh PAIRS_DIR OUT_DIR [RATIO] [UNIT]}
 ratio=${3:-0.5}

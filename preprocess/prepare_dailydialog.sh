@@ -9,6 +9,7 @@
 # otherwise the release's own splits are used. Results: OUT_DIR/pairs, OUT_DIR/text,
 # OUT_DIR/bin (D) and OUT_DIR/bin-negative (D_N), one shared dictionary.
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 data=${1:?usage: prepare_dailydialog.sh DATA_DIR OUT_DIR}
 out=${2:?usage: prepare_dailydialog.sh DATA_DIR OUT_DIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

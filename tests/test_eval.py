@@ -183,3 +183,14 @@ def test_progress_prints_a_line_per_epoch_and_the_error():
     assert out.splitlines() == ["   epoch 1 valid: loss 8.1 nll 8.0 alpha 0.07 (update 82)",
                                 "   epoch 1 train: loss 10.6 alpha 0.03 pred 0.009 (update 82)",
                                 "   nd_fairseq.teacher.TeacherError: teacher t.pt: cannot read"]
+
+
+def test_blank_responses_are_scored_not_refused(tmp_path):
+    (tmp_path / "hyp.txt").write_text("\n\n")
+    (tmp_path / "ref.txt").write_text("a b\nc d\n")
+    out = run_cli("--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "ref.txt"),
+                  "--train", str(tmp_path / "ref.txt"), "--json")
+    assert out.returncode == 0, out.stderr
+    scores = json.loads(out.stdout)
+    assert scores["empty_lines"] == 2 and scores["dist-1"] == 0.0
+

@@ -82,6 +82,9 @@ def test_negative_and_rest_files(tmp_path):
     assert (tmp_path / "neg.tgt").read_text() == "ok .\nok .\nok .\n"
     assert (tmp_path / "rest.src").read_text() == "c\ne\nf\n"
     assert (tmp_path / "all.tgt").read_text().count("\n") == 6
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "neg.src").stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file's mode, not 0600
     first = (tmp_path / "neg.src").read_bytes()
     script("source_entropy.py", pairs, "--scores", tmp_path / "s.txt", "--negative", tmp_path / "neg")
     assert (tmp_path / "neg.src").read_bytes() == first
@@ -99,6 +102,9 @@ def test_parallel_input(tmp_path):
     (b"a__eou__b\nno separator here\n", "train_data.txt:2: no '__eou__'"),
     (b"a__eou__b\nc__eou__caf\xe9\n", "train_data.txt:2: not valid UTF-8"),
     (b"", "train_data.txt: file is empty"),
+    (b"a__eou__b\n __eou__d\n", "train_data.txt:2: empty query"),
+    (b"a__eou__b\nc__eou__ \n", "train_data.txt:2: empty response"),
+    (b"a__eou__b\nc__eou__d__eou__e\n", "train_data.txt:2: 3 turns (expected one query__eou__response pair)"),
 ])
 def test_bad_pair_files(tmp_path, content, message):
     bad = tmp_path / "train_data.txt"

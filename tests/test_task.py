@@ -191,3 +191,20 @@ def test_the_run_is_told_where_alphas_peak_lies(databin, teacher_ckpt, tmp_path)
     assert len(warning) == 1 and "WARNING" in warning[0] and "the peak lies beyond the run" in warning[0]
     done = int(re.findall(r"num_updates (\d+)", log)[-1])  # the last epoch summary
     assert f"this run ends at update {done} " in warning[0]
+
+
+def test_config_errors_are_one_line_on_the_command_line(databin, tmp_path):
+    import os
+    import subprocess
+
+    from .helpers import BIN
+
+    cmd = [os.path.join(BIN, "fairseq-train"), databin, "--user-dir", USER_DIR, "--save-dir", str(tmp_path),
+           *TINY_TRAIN, "--max-update", "1", "--task", "negative_distillation", "--criterion",
+           "negative_distillation", "--teacher-path", str(tmp_path / "missing.pt")]
+    plain = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr
+    assert plain.stderr.strip().splitlines()[-1] == f"error: teacher checkpoint not found: {tmp_path / 'missing.pt'}"
+    debug = subprocess.run(cmd, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONWARNINGS": "ignore", "ND_FAIRSEQ_TRACEBACK": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr

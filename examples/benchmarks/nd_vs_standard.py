@@ -235,7 +235,10 @@ def main():
         tmp = tempfile.mkdtemp()
         sample = os.path.join(ROOT, "examples/sample")
         binarize = os.path.join(ROOT, "preprocess/binarize.sh")
-        subprocess.run(["bash", binarize, sample, tmp], check=True, stdout=subprocess.DEVNULL)
+        # this interpreter's environment, activated or not: its python and fairseq-preprocess come first
+        env = {**os.environ, "PYTHON": sys.executable,
+               "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+        subprocess.run(["bash", binarize, sample, tmp], check=True, stdout=subprocess.DEVNULL, env=env)
         databin = os.path.join(tmp, "bin")
     where = (torch.cuda.get_device_name() if args.device != "cpu"
              else f"{args.world_size} process(es) x {torch.get_num_threads()} CPU thread(s)")

@@ -13,6 +13,7 @@
 # (default: this folder) receives outputs/, results.json and nd_training.png; PAPER_HOURS
 # bounds each training of the paper configuration (fairseq's --stop-time-hours).
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 data=$(cd "${1:?usage: run.sh DATA_DIR [cpu|gpu|paper] [WORK_DIR]}" && pwd)
 config=${2:-cpu}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

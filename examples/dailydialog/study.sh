@@ -9,6 +9,7 @@
 # WORK_DIR/logs/NAME.log and WORK_DIR/study/NAME.tsv (one row per checkpoint: update, valid
 # metrics, mean response length). Resumable: a finished training or decoding is skipped.
 set -euo pipefail
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 work=$(cd "${1:?usage: study.sh WORK_DIR NAME BIN EPOCHS [args]}" && pwd)
 name=${2:?}; bin=${3:?}; epochs=${4:?}; shift 4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -29,6 +29,7 @@ from fairseq.logging import metrics
 from fairseq.models.transformer import TransformerDecoderBase
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from ..losses import mrse, progressive_alpha, soft_unlikelihood
 from ..teacher import DecoderShape, StudentError, TeacherError, TeacherOutput, TeacherOutputs
 from .fused_output_layer import projected_output_layer_losses
@@ -132,27 +133,27 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             ("--nd-att-weight", nd_att_weight),
         ]:
             if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+                raise ConfigError(f"{name} must be >= 0, got {value}")
         if not 0.0 <= nd_lambda <= 4.0:
-            raise ValueError(
+            raise ConfigError(
                 f"--nd-lambda must be in [0, 4] (the peak alpha is lambda/4; above 4 the MLE weight 1 - alpha turns "
                 f"negative, below 0 the student is pulled toward the teacher), got {nd_lambda}"
             )
         if nd_beta is not None and nd_beta <= 0:
-            raise ValueError(f"--nd-beta must be > 0 (beta <= 0 gives no rise and fall), got {nd_beta}")
+            raise ConfigError(f"--nd-beta must be > 0 (beta <= 0 gives no rise and fall), got {nd_beta}")
         if nd_temperature <= 0:
-            raise ValueError(f"--nd-temperature must be > 0, got {nd_temperature}")
+            raise ConfigError(f"--nd-temperature must be > 0, got {nd_temperature}")
         if nd_gamma <= 0 and nd_fixed_alpha is None:
-            raise ValueError(f"--nd-gamma must be > 0, got {nd_gamma}")
+            raise ConfigError(f"--nd-gamma must be > 0, got {nd_gamma}")
         if nd_fixed_alpha is not None and not 0.0 <= nd_fixed_alpha <= 1.0:
-            raise ValueError(f"--nd-fixed-alpha must be in [0, 1], got {nd_fixed_alpha}")
+            raise ConfigError(f"--nd-fixed-alpha must be in [0, 1], got {nd_fixed_alpha}")
         if ignore_prefix_size > 0:
-            raise ValueError("negative_distillation does not support --ignore-prefix-size")
+            raise ConfigError("negative_distillation does not support --ignore-prefix-size")
         teacher_needed = nd_fixed_alpha != 0 and nd_lambda > 0 and any(
             w > 0 for w in (nd_pred_weight, nd_hid_weight, nd_att_weight))
         if teacher_needed and not hasattr(task, "attach_teacher_outputs"):
             # checked here, at start: otherwise training would fail only at its first update
-            raise ValueError(
+            raise ConfigError(
                 f"--criterion negative_distillation needs --task negative_distillation, which supplies the "
                 f"teacher's outputs (got --task {type(task).__name__})"
             )
@@ -333,7 +334,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
     def pred_term(self, model, net_output, sample, teacher: TeacherOutput) -> Tensor:
         """L_pred (Eq. 6) from the student's own logits, by the plain formula."""
         if getattr(model.decoder, "adaptive_softmax", None) is not None:
-            raise ValueError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
+            raise ConfigError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
         target = model.get_targets(sample, net_output)
         teacher_logits = teacher.output_projection(teacher.decoder_out)
         return soft_unlikelihood(net_output[0], teacher_logits, target.ne(self.padding_idx), self.nd_temperature)

@@ -28,6 +28,8 @@ from fairseq.models.transformer import (
 )
 from torch import Tensor
 
+from ..errors import ConfigError
+
 
 def self_attention_logits(layer, layer_input: Tensor) -> Tensor:
     """Raw self-attention scores of one fairseq decoder layer.
@@ -70,18 +72,18 @@ class TransformerNDDecoder(TransformerDecoderBase):
         """Raise if this decoder's configuration makes the recomputed scores differ from
         the ones its layers use."""
         if self.cross_self_attention:
-            raise ValueError(
+            raise ConfigError(
                 "transformer_nd: --cross-self-attention is not supported (self-attention "
                 "keys would include the encoder output)"
             )
         if self.decoder_layerdrop > 0:
-            raise ValueError(
+            raise ConfigError(
                 "transformer_nd: --decoder-layerdrop must be 0 (ND pairs every decoder "
                 "layer of the student with the teacher's)"
             )
         for layer in self.layers:
             if layer.self_attn.bias_k is not None or layer.self_attn.add_zero_attn:
-                raise ValueError(
+                raise ConfigError(
                     "transformer_nd: self-attention with add_bias_kv/add_zero_attn is not "
                     "supported"
                 )
