@@ -9,9 +9,11 @@
 # Every system trains and decodes with --task negative_distillation; they differ only in the
 # criterion (and the teacher in its data, D_N). The configurations are in config.sh.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
+# Training prints a line per epoch; full logs stay in WORK_DIR/logs.
 # Variants: ND_EXTRA="--nd-hid-weight 14" adds flags to the ND student's training; RESULTS_DIR
-# (default: this folder) receives outputs/, results.json and nd_training.png; PAPER_HOURS
-# bounds each training of the paper configuration (fairseq's --stop-time-hours).
+# (default: WORK_DIR/results; examples/dailydialog replaces the committed results) receives
+# outputs/, results.json and nd_training.png; PAPER_HOURS bounds each training of the paper
+# configuration (fairseq's --stop-time-hours).
 set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 data=$(cd "${1:?usage: run.sh DATA_DIR [cpu|gpu|paper] [WORK_DIR]}" && pwd)
@@ -19,7 +21,7 @@ config=${2:-cpu}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=${3:-$root/work/dailydialog-$config}
-results=${RESULTS_DIR:-$here}
+results=${RESULTS_DIR:-$work/results}
 read -r -a nd_extra <<<"${ND_EXTRA:-}"
 source "$here/config.sh"
 python=$(bash "$root/examples/setup_env.sh")
@@ -46,9 +48,9 @@ train() {  # train NAME DATA EPOCHS ARGS...
   local name=$1 bin=$2 epochs=$3; shift 3
   fairseq-train "$bin" --user-dir "$user_dir" --task negative_distillation --save-dir "$work/$name" \
     --max-epoch "$epochs" --no-epoch-checkpoints --tensorboard-logdir "$work/tensorboard/$name" \
-    "${common[@]}" "${limit[@]}" "$@" >"$work/logs/$name.log" 2>&1 \
-    || { tail -20 "$work/logs/$name.log" >&2; return 1; }
-  grep '| valid |' "$work/logs/$name.log" | tail -1
+    "${common[@]}" "${limit[@]}" "$@" 2>&1 | tee -a "$work/logs/$name.log" | python -u -m nd_eval.progress \
+    || { echo "error: training $name failed; the end of $work/logs/$name.log:" >&2; tail -5 "$work/logs/$name.log" >&2
+         return 1; }
 }
 step teacher train teacher "$work/data/bin-negative" "$teacher_epochs" --criterion label_smoothed_cross_entropy
 step standard train standard "$work/data/bin" "$student_epochs" --criterion label_smoothed_cross_entropy
