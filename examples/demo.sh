@@ -45,9 +45,9 @@ echo "== 2. negative teacher: MLE on D_N"
 step teacher train teacher "$work/data/bin-negative" --criterion label_smoothed_cross_entropy
 echo "== 3. Standard: MLE on D"
 step standard train standard "$work/data/bin" --criterion label_smoothed_cross_entropy
-echo "== 4. ND student on D, away from the teacher (alpha rises over the ~490 updates to 0.73, as in the cpu recipe)"
+echo "== 4. ND student on D, away from the teacher (alpha rises over the ~490 updates to 0.87, as in the cpu recipe)"
 step nd train nd "$work/data/bin" --teacher-path "$work/teacher/checkpoint_best.pt" \
-  --criterion negative_distillation --nd-gamma 610
+  --criterion negative_distillation --nd-gamma 560
 python -m nd_eval.plot "$work/logs/nd.log" "$work/nd_training.png" | sed 's/^/   /'
 
 decode() {  # decode SYSTEM: greedy responses to the test queries

@@ -1,9 +1,12 @@
 """Validation metrics against the update, one line per system, from study.sh's tables.
 
     python examples/dailydialog/plot_trajectories.py OUT.png NAME=TABLE.tsv [NAME=TABLE.tsv ...]
+    python examples/dailydialog/plot_trajectories.py --frontier OUT.png NAME=TABLE.tsv [...]
 
-Panels: greedy Dist-2, greedy BLEU-4, validation NLL (base 2) and alpha. A marker rings the
-checkpoint each system's rule kept when the table name is followed by @UPDATE.
+Panels: greedy Dist-2, greedy BLEU-4, validation NLL (base 2), mean length and alpha. A marker
+rings the checkpoint each system's rule kept when the table name is followed by @UPDATE. With
+--frontier: one panel, Dist-2 against BLEU-4, a point per checkpoint from update 1,500 on (where
+alpha starts to matter), labelled with its update.
 """
 import csv
 import logging
@@ -18,8 +21,40 @@ def read_table(path):
         return list(csv.DictReader(f, delimiter="\t"))
 
 
+def systems(specs):
+    """(name, rows, kept update or None) for each NAME=TABLE.tsv[@UPDATE]."""
+    for spec in specs:
+        name, path = spec.split("=", 1)
+        kept = None
+        if "@" in path:
+            path, kept = path.rsplit("@", 1)
+            kept = int(kept)
+        yield name, read_table(path), kept
+
+
+def frontier(plt, out, specs, start=1500):
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, rows, kept in systems(specs):
+        rows = [r for r in rows if int(r["update"]) >= start]
+        x, y = [float(r["bleu-4"]) for r in rows], [float(r["dist-2"]) for r in rows]
+        line, = ax.plot(x, y, marker="o", ls=":", label=name)
+        for r, xi, yi in zip(rows, x, y):
+            ax.annotate(r["update"], (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            if int(r["update"]) == kept:
+                ax.plot([xi], [yi], "o", mfc="none", ms=13, color=line.get_color())
+    ax.set_xlabel("valid BLEU-4 (greedy)")
+    ax.set_ylabel("valid Dist-2 (greedy)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Diversity against BLEU, every checkpoint from update {start} (rings: kept)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    frontier_plot = argv[:1] == ["--frontier"]
+    if frontier_plot:
+        argv = argv[1:]
     if len(argv) < 2 or not all("=" in a for a in argv[1:]):
         sys.exit(__doc__.split("\n\n")[1].strip())
     import matplotlib
@@ -28,14 +63,12 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if frontier_plot:
+        frontier(plt, argv[0], argv[1:])
+        print(f"wrote {argv[0]}")
+        return
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(7, 2.2 * len(PANELS)), sharex=True)
-    for spec in argv[1:]:
-        name, path = spec.split("=", 1)
-        kept = None
-        if "@" in path:
-            path, kept = path.rsplit("@", 1)
-            kept = int(kept)
-        rows = read_table(path)
+    for name, rows, kept in systems(argv[1:]):
         steps = [int(r["update"]) for r in rows]
         for ax, (key, label) in zip(axes, PANELS):
             values = [float(r[key]) if r.get(key) else float("nan") for r in rows]

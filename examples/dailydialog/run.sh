@@ -52,17 +52,26 @@ train() {  # train NAME DATA EPOCHS ARGS...
     || { echo "error: training $name failed; the end of $work/logs/$name.log:" >&2; tail -5 "$work/logs/$name.log" >&2
          return 1; }
 }
+keep=()  # the students' last checkpoints, for the average decoded (config.sh)
+[ "$average" -gt 0 ] && keep=(--save-interval-updates "$save_every" --keep-interval-updates "$average")
 step teacher train teacher "$work/data/bin-negative" "$teacher_epochs" --criterion label_smoothed_cross_entropy
-step standard train standard "$work/data/bin" "$student_epochs" --criterion label_smoothed_cross_entropy
-step nd train nd "$work/data/bin" "$student_epochs" --teacher-path "$work/teacher/checkpoint_best.pt" \
+step standard train standard "$work/data/bin" "$student_epochs" "${keep[@]}" --criterion label_smoothed_cross_entropy
+step nd train nd "$work/data/bin" "$student_epochs" "${keep[@]}" --teacher-path "$work/teacher/checkpoint_best.pt" \
   --criterion negative_distillation "${nd[@]}" "${nd_extra[@]}"
+checkpoint() {  # checkpoint SYSTEM: the file decoded
+  if [ "$1" = teacher ] || [ "$average" -eq 0 ]; then echo checkpoint_best.pt; else echo "checkpoint_avg$average.pt"; fi
+}
+for system in standard nd; do
+  [ "$average" -gt 0 ] && step "average-$system" python -m nd_fairseq.average_checkpoints --inputs "$work/$system" \
+    --num-update-checkpoints "$average" --output "$work/$system/$(checkpoint "$system")"
+done
 
 decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-set order
   local beam=1 out="$results/outputs/$1.$2.txt" log="$work/logs/generate.$1.$2.log"
   [ "$2" = beam5 ] && beam=5
   mkdir -p "$results/outputs"
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
-    --path "$work/$1/$checkpoint" --gen-subset test --beam "$beam" --max-len-b 50 \
+    --path "$work/$1/$(checkpoint "$1")" --gen-subset test --beam "$beam" --max-len-b 50 \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
   python -m nd_eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
 }

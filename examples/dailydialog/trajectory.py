@@ -9,8 +9,9 @@ import json
 import os
 import re
 
-from nd_eval.io import read_hypotheses, read_text, read_vocab
+from nd_eval.io import read_hypotheses, read_vocab
 from nd_eval.metrics import evaluate
+from preprocess.textio import read_lines
 
 LOG_KEYS = ["alpha", "loss", "nll_loss", "loss_pred", "loss_hid", "loss_att"]
 METRICS = ["dist-1", "dist-2", "dist-3", "lf", "kl-2", "bleu-4"]
@@ -35,8 +36,8 @@ def main():
     parser.add_argument("--vocab", help="vocabulary file for the metrics (default: the training tokens)")
     args = parser.parse_args()
     text = os.path.join(args.work, "data", "text")
-    refs = [line.split() for line in read_text(os.path.join(text, "valid.tgt"))]
-    train = [line.split() for line in read_text(os.path.join(text, "train.tgt"))]
+    refs = [line.split() for line in read_lines(os.path.join(text, "valid.tgt"))]
+    train = [line.split() for line in read_lines(os.path.join(text, "train.tgt"))]
     vocab = read_vocab(args.vocab) if args.vocab else None
     logged = validation_rows(os.path.join(args.work, "logs", f"{args.name}.log"))
     print("\t".join(["update"] + LOG_KEYS + METRICS + ["mean_len"]))
