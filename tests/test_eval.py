@@ -194,3 +194,24 @@ def test_blank_responses_are_scored_not_refused(tmp_path):
     scores = json.loads(out.stdout)
     assert scores["empty_lines"] == 2 and scores["dist-1"] == 0.0
 
+
+
+def test_study_trajectory_table(tmp_path):
+    """examples/dailydialog/trajectory.py: a row per decoded checkpoint, losses from the log, metrics by hand."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "data" / "text").mkdir(parents=True)
+    (tmp_path / "data" / "text" / "valid.tgt").write_text("a b\nc d\n")
+    (tmp_path / "data" / "text" / "train.tgt").write_text("a b\nc d\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "run.log").write_text(
+        '2026 | INFO | valid | {"epoch": 1, "valid_loss": "3.5", "valid_nll_loss": "3.25", "valid_alpha": "0.5", '
+        '"valid_num_updates": "150"}\n')
+    (tmp_path / "study" / "run").mkdir(parents=True)
+    (tmp_path / "study" / "run" / "valid.150.log").write_text("H-1\t-0.1\ta b\nH-0\t-0.2\ta b\n")
+    out = subprocess.run([sys.executable, os.path.join(root, "examples", "dailydialog", "trajectory.py"),
+                          str(tmp_path), "run"], capture_output=True, text=True, check=True).stdout
+    header, row = out.splitlines()
+    values = dict(zip(header.split("\t"), row.split("\t")))
+    # two responses "a b": 2 distinct unigrams of 4, 1 distinct bigram of 2
+    assert values["update"] == "150" and values["loss"] == "3.5000" and values["alpha"] == "0.5000"
+    assert values["dist-1"] == "0.5000" and values["dist-2"] == "0.5000" and values["mean_len"] == "2.00"
