@@ -1,12 +1,13 @@
 """Validation metrics against the update, one line per system, from study.sh's tables.
 
     python examples/dailydialog/plot_trajectories.py OUT.png NAME=TABLE.tsv [NAME=TABLE.tsv ...]
-    python examples/dailydialog/plot_trajectories.py --frontier OUT.png NAME=TABLE.tsv [...]
+    python examples/dailydialog/plot_trajectories.py --frontier OUT.png [--averages AVG.tsv] NAME=TABLE.tsv [...]
 
 Panels: greedy Dist-2, greedy BLEU-4, validation NLL (base 2), mean length and alpha. A marker
 rings the checkpoint each system's rule kept when the table name is followed by @UPDATE. With
 --frontier: one panel, Dist-2 against BLEU-4, a point per checkpoint from update 1,500 on (where
-alpha starts to matter), labelled with its update.
+alpha starts to matter), labelled with its update; AVG.tsv's rows (system, n, dist-2, bleu-4: a
+system's average of its last n checkpoints) are drawn as stars in that system's colour.
 """
 import csv
 import logging
@@ -32,8 +33,9 @@ def systems(specs):
         yield name, read_table(path), kept
 
 
-def frontier(plt, out, specs, start=1500):
+def frontier(plt, out, specs, averages=None, start=1500):
     fig, ax = plt.subplots(figsize=(7, 5))
+    averaged = read_table(averages) if averages else []
     for name, rows, kept in systems(specs):
         rows = [r for r in rows if int(r["update"]) >= start]
         x, y = [float(r["bleu-4"]) for r in rows], [float(r["dist-2"]) for r in rows]
@@ -42,10 +44,14 @@ def frontier(plt, out, specs, start=1500):
             ax.annotate(r["update"], (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
             if int(r["update"]) == kept:
                 ax.plot([xi], [yi], "o", mfc="none", ms=13, color=line.get_color())
+        for r in (r for r in averaged if r["system"] == name):
+            xi, yi = float(r["bleu-4"]), float(r["dist-2"])
+            ax.plot([xi], [yi], "*", ms=12, color=line.get_color())
+            ax.annotate(f"avg{r['n']}", (xi, yi), fontsize=7, xytext=(4, -8), textcoords="offset points")
     ax.set_xlabel("valid BLEU-4 (greedy)")
     ax.set_ylabel("valid Dist-2 (greedy)")
     ax.legend(fontsize=8)
-    ax.set_title(f"Diversity against BLEU, every checkpoint from update {start} (rings: kept)", fontsize=10)
+    ax.set_title(f"Diversity against BLEU, every checkpoint from update {start} (stars: averages)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
 
@@ -53,8 +59,11 @@ def frontier(plt, out, specs, start=1500):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     frontier_plot = argv[:1] == ["--frontier"]
+    averages = None
     if frontier_plot:
         argv = argv[1:]
+        if argv[1:2] == ["--averages"]:
+            averages, argv = argv[2], argv[:1] + argv[3:]
     if len(argv) < 2 or not all("=" in a for a in argv[1:]):
         sys.exit(__doc__.split("\n\n")[1].strip())
     import matplotlib
@@ -64,7 +73,7 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     if frontier_plot:
-        frontier(plt, argv[0], argv[1:])
+        frontier(plt, argv[0], argv[1:], averages)
         print(f"wrote {argv[0]}")
         return
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(7, 2.2 * len(PANELS)), sharex=True)
