@@ -3,7 +3,10 @@
 # set-up -> source entropy and D_N -> negative teacher (MLE on D_N) -> Standard and the ND student
 # (on D) -> fairseq-generate -> a table of the paper's metrics and a few responses.
 #
-#   bash examples/demo.sh [WORK_DIR]        (default: work/demo)
+#   bash examples/demo.sh [WORK_DIR [PAIRS_DIR]]   (defaults: work/demo, the bundled examples/sample)
+#
+# PAIRS_DIR: {train,valid,test}_data.txt of query__eou__response lines; DEMO_EPOCHS (default 6)
+# sets the epochs of each training (the tests run the demo on a few hundred pairs for 1 epoch).
 #
 # Resumable: a finished step is skipped when the demo is run again (an interrupted training resumes
 # from its last checkpoint); delete WORK_DIR to start afresh. Every training log is kept in
@@ -15,6 +18,7 @@ set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${1:-$root/work/demo}
+pairs=${2:-$root/examples/sample}
 echo "== 0. set-up (.venv, first time only)"
 bash "$root/examples/setup_env.sh" >/dev/null
 export PATH="$root/.venv/bin:$PATH" PYTHONWARNINGS=ignore OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -29,10 +33,10 @@ step() {  # step NAME COMMAND...: run once; a failure says which step and where 
 }
 
 echo "== 1. source entropy, D_N and binarization (one shared dictionary)"
-step data bash -c "bash '$root/preprocess/binarize.sh' '$root/examples/sample' '$work/data' >'$work/logs/data.log' 2>&1"
+step data bash -c "bash '$root/preprocess/binarize.sh' '$pairs' '$work/data' >'$work/logs/data.log' 2>&1"
 
 common=(--task negative_distillation --arch transformer_nd_tiny --optimizer adam --adam-betas '(0.9,0.98)'
-        --lr 0.002 --lr-scheduler inverse_sqrt --warmup-updates 100 --max-tokens 2000 --max-epoch 6
+        --lr 0.002 --lr-scheduler inverse_sqrt --warmup-updates 100 --max-tokens 2000 --max-epoch "${DEMO_EPOCHS:-6}"
         --label-smoothing 0.1 --no-epoch-checkpoints --no-progress-bar --log-format json
         --log-interval 50 --seed 1 --num-workers 0 --best-checkpoint-metric loss)
 train() {  # train NAME DATA [fairseq-train args]: its log in logs/NAME.log, one line per epoch shown

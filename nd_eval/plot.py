@@ -9,12 +9,17 @@ TERMS = ["loss_mle", "loss_pred", "loss_hid", "loss_att"]
 
 
 def read_log(path):
-    rows = []
+    """The train_inner rows of the log; for a run too short to log any, its epoch summaries
+    (``| train |``, keys without their ``train_`` prefix)."""
+    inner, epochs = [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
             if "| train_inner |" in line:
-                rows.append(json.loads(line.split("| train_inner |", 1)[1]))
-    return rows
+                inner.append(json.loads(line.split("| train_inner |", 1)[1]))
+            elif "| train |" in line:
+                row = json.loads(line.split("| train |", 1)[1])
+                epochs.append({k.removeprefix("train_"): v for k, v in row.items()})
+    return inner or epochs
 
 
 def main(argv=None):
@@ -28,7 +33,7 @@ def main(argv=None):
 
     rows = read_log(argv[0])
     if not rows:
-        sys.exit(f"error: {argv[0]} has no train_inner lines in --log-format json")
+        sys.exit(f"error: {argv[0]} has no train_inner or train lines in --log-format json")
     steps = [int(r["num_updates"]) for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     top.plot(steps, [float(r["alpha"]) for r in rows], color="k")
