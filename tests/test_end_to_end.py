@@ -65,23 +65,18 @@ def test_pipeline(databin, tmp_path):
         assert len(hyps) == 37  # every test example, though 37 % 8 != 0
         assert sorted(int(h.split("\t")[0][2:]) for h in hyps) == list(range(37))
 
-    interactive = subprocess.run(
-        [os.path.join(BIN, "fairseq-interactive"), databin, "--user-dir", USER_DIR, "--task",
-         "negative_distillation", "--path", student, "--source-lang", "src", "--target-lang", "tgt",
-         "--beam", "2"],
-        input="w1 w2 w3\nw4 w5\n", capture_output=True, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert interactive.returncode == 0, interactive.stderr[-2000:]
-    assert sum(line.startswith("H-") for line in interactive.stdout.splitlines()) == 2
+    def interactive(text, *flags):
+        proc = subprocess.run(
+            [os.path.join(BIN, "fairseq-interactive"), databin, "--user-dir", USER_DIR, "--task",
+             "negative_distillation", "--path", student, "--source-lang", "src", "--target-lang", "tgt", *flags],
+            input=text, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout.splitlines()
+
+    assert sum(line.startswith("H-") for line in interactive("w1 w2 w3\nw4 w5\n", "--beam", "2")) == 2
     # raw text through --tokenizer dailydialog: the queries reach the model in the training data's form
-    raw = subprocess.run(
-        [os.path.join(BIN, "fairseq-interactive"), databin, "--user-dir", USER_DIR, "--task",
-         "negative_distillation", "--path", student, "--source-lang", "src", "--target-lang", "tgt",
-         "--tokenizer", "dailydialog"],
-        input="Yes, sure.\nI don't know!\n", capture_output=True, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert raw.returncode == 0, raw.stderr[-2000:]
-    sources = [line.split("\t")[1] for line in raw.stdout.splitlines() if line.startswith("S-")]
+    raw = interactive("Yes, sure.\nI don't know!\n", "--tokenizer", "dailydialog")
+    sources = [line.split("\t")[1] for line in raw if line.startswith("S-")]
     assert sources == ["yes , sure .", "i don't know <unk>"]  # "!" is not in the tiny data's dictionary
 
     # the student also serves as a teacher for another student
