@@ -1,7 +1,8 @@
 """Reading hypothesis and vocabulary files; plain text files are read by preprocess.textio, the
 one reader of the project, so that every error names the file (and line) at fault."""
+import json
 import re
-from typing import List
+from typing import List, Optional
 
 from preprocess.textio import InputError, read_lines
 
@@ -30,6 +31,13 @@ def read_hypotheses(path) -> List[str]:
             f"(first {missing[:5]}); rerun generation (e.g. --required-batch-size-multiple 1)"
         )
     return [by_id[i] for i in range(len(by_id))]
+
+
+def log_row(line: str, tag: str) -> Optional[dict]:
+    """The record of a fairseq ``--log-format json`` line tagged ``| tag |`` (``train_inner``,
+    ``train``, ``valid``); None for any other line."""
+    marker = f"| {tag} |"
+    return json.loads(line.split(marker, 1)[1]) if marker in line else None
 
 
 def read_vocab(path) -> set:

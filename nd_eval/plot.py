@@ -2,8 +2,9 @@
 
     python -m nd_eval.plot TRAIN_LOG OUT.png
 """
-import json
 import sys
+
+from .io import log_row
 
 TERMS = ["loss_mle", "loss_pred", "loss_hid", "loss_att"]
 
@@ -14,10 +15,10 @@ def read_log(path):
     inner, epochs = [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if "| train_inner |" in line:
-                inner.append(json.loads(line.split("| train_inner |", 1)[1]))
-            elif "| train |" in line:
-                row = json.loads(line.split("| train |", 1)[1])
+            row = log_row(line, "train_inner")
+            if row is not None:
+                inner.append(row)
+            elif (row := log_row(line, "train")) is not None:
                 epochs.append({k.removeprefix("train_"): v for k, v in row.items()})
     return inner or epochs
 

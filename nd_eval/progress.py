@@ -3,9 +3,10 @@ one-line cause when training stops with an error.
 
     fairseq-train ... --log-format json 2>&1 | tee train.log | python -m nd_eval.progress
 """
-import json
 import re
 import sys
+
+from .io import log_row
 
 SHOWN = [("loss", "loss"), ("nll_loss", "nll"), ("alpha", "alpha"), ("loss_pred", "pred"), ("loss_hid", "hid"),
          ("loss_att", "att")]
@@ -15,9 +16,8 @@ _ERROR = re.compile(r"^[\w.]*(Error|Exception): ")
 def summary(line):
     """The compact form of an epoch's ``| train |`` or ``| valid |`` line; None for other lines."""
     for tag in ("train", "valid"):
-        marker = f"| {tag} |"
-        if marker in line:
-            row = json.loads(line.split(marker, 1)[1])
+        row = log_row(line, tag)
+        if row is not None:
             values = " ".join(f"{short} {row[f'{tag}_{key}']}" for key, short in SHOWN if f"{tag}_{key}" in row)
             return f"epoch {row.get('epoch', '?')} {tag}: {values} (update {row.get(f'{tag}_num_updates', '?')})"
     return None

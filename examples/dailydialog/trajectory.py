@@ -5,11 +5,10 @@ the training log, and the paper's metrics of the greedy validation responses.
 """
 import argparse
 import glob
-import json
 import os
 import re
 
-from nd_eval.io import read_hypotheses, read_vocab
+from nd_eval.io import log_row, read_hypotheses, read_vocab
 from nd_eval.metrics import evaluate
 from preprocess.textio import read_lines
 
@@ -22,8 +21,8 @@ def validation_rows(log_path):
     rows = {}
     with open(log_path, encoding="utf-8") as f:
         for line in f:
-            if "| valid |" in line:
-                row = json.loads(line.split("| valid |", 1)[1])
+            row = log_row(line, "valid")
+            if row is not None:
                 values = {k: float(row[f"valid_{k}"]) for k in LOG_KEYS if f"valid_{k}" in row}
                 rows[int(row["valid_num_updates"])] = values
     return rows
