@@ -26,6 +26,14 @@ def progressive_alpha(step, lam: float = 4.0, gamma: float = 25600.0, beta: Opti
     return lam * e / (1.0 + e) ** 2
 
 
+def mean_alpha(updates: int, lam: float = 4.0, gamma: float = 25600.0, beta: Optional[float] = None) -> float:
+    """The mean of Eq. 15-16 over a run's updates 0 .. updates - 1 (the update counts its
+    criterion sees): the constant of the paper's fixed-alpha ablation (Table 8)."""
+    if updates <= 0:
+        raise ValueError(f"mean_alpha: a run needs at least one update, got {updates}")
+    return math.fsum(progressive_alpha(step, lam, gamma, beta) for step in range(updates)) / updates
+
+
 def log1m_softmax(logits: Tensor) -> Tensor:
     """log(1 - softmax(logits)) over the last dim, in float32, exact also where p -> 1.
 
@@ -56,6 +64,28 @@ def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tens
         raise ValueError(f"soft_unlikelihood: temperature must be > 0, got {temperature}")
     p_teacher = F.softmax(teacher_logits.detach().float() / temperature, dim=-1)
     per_position = -(p_teacher * log1m_softmax(student_logits.float() / temperature)).sum(-1)
+    return torch.where(mask, per_position, 0.0).sum()
+
+
+def one_hot_unlikelihood(student_logits: Tensor, negative_tokens: Tensor, mask: Tensor,
+                         temperature: float = 1.0) -> Tensor:
+    """Eq. 6 with a one-hot p_N: -sum over valid positions t of log(1 - p_S(n_t)), the
+    unlikelihood of the negative response's token n_t at the student's position t (the hard-
+    and random-target ablations of the paper's Table 9).
+
+    Args:
+        student_logits: (B, T, V) pre-softmax scores of the student.
+        negative_tokens: (B, T) long, the negative response's token at each student position.
+        mask: bool (B, T); True where both the student's target and the negative response have
+            a token.
+        temperature: t of Eq. 7 for the student's softmax.
+    Returns:
+        A float32 scalar.
+    """
+    if temperature <= 0:
+        raise ValueError(f"one_hot_unlikelihood: temperature must be > 0, got {temperature}")
+    index = torch.where(mask, negative_tokens, 0).unsqueeze(-1)
+    per_position = -log1m_softmax(student_logits.float() / temperature).gather(-1, index).squeeze(-1)
     return torch.where(mask, per_position, 0.0).sum()
 
 

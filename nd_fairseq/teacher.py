@@ -54,12 +54,15 @@ class TeacherOutput:
         attn_logits: L tensors B x H x T x T, each decoder layer's raw self-attention scores
             QK^T / sqrt(d_k) before masking (with TeacherOutputs.FEATURES); only the entries of
             the student's ``nd_attn_mask`` are meaningful.
+        responses: B x T_n whole negative responses (token ids, pad-padded, EOS included) for
+            ``--nd-target hard|random`` (``negative_responses.py``); None for soft targets.
     """
 
     decoder_out: Tensor
     output_projection: Callable[[Tensor], Tensor]
     hidden: Optional[List[Tensor]] = None
     attn_logits: Optional[List[Tensor]] = None
+    responses: Optional[Tensor] = None
 
 
 class DecoderShape(NamedTuple):
@@ -107,6 +110,11 @@ def _model_args(path, cfg_model) -> Namespace:
     return args
 
 
+def _training_data_dir(state) -> str:
+    """The (first) data directory the checkpoint's model was trained on; '' if unrecorded."""
+    return str(state["cfg"]["task"].get("data", "") or "").split(os.pathsep)[0]
+
+
 def _check_dictionaries(path, state, task):
     """The teacher must share the student's token ids, row for row."""
     weights = state["model"]
@@ -122,7 +130,7 @@ def _check_dictionaries(path, state, task):
                 "binarized with one shared dictionary (fairseq-preprocess --srcdict/--tgtdict)"
             )
     # Checkpoints hold no dictionary, but the teacher's data directory usually still has it.
-    teacher_data = str(state["cfg"]["task"].get("data", "") or "").split(os.pathsep)[0]
+    teacher_data = _training_data_dir(state)
     checked = False
     for lang, dictionary in [
         (task.cfg.source_lang, task.source_dictionary),
@@ -168,16 +176,18 @@ def load_teacher(path, task):
     except RuntimeError as e:
         raise TeacherError(f"teacher {path}: its weights do not fit its own config: {e}") from e
     logger.info(f"loaded negative teacher {path} ({args.arch}, {sum(p.numel() for p in model.parameters())} params)")
-    return FrozenTeacher(model, path)
+    return FrozenTeacher(model, path, _training_data_dir(state))
 
 
 class FrozenTeacher:
-    """The teacher: always in eval mode, never trained, moved to the student's device/dtype."""
+    """The teacher: always in eval mode, never trained, moved to the student's device/dtype.
+    ``data_dir`` is the directory it was trained on (D_N), as its checkpoint records it."""
 
-    def __init__(self, model, path):
+    def __init__(self, model, path, data_dir=""):
         self.model = model.eval()
         self.model.requires_grad_(False)
         self.path = path
+        self.data_dir = data_dir
 
     @torch.no_grad()
     def _output_layer(self, features):
@@ -187,7 +197,8 @@ class FrozenTeacher:
     def decoder_shape(self):
         return decoder_shape(self.model)
 
-    def _follow(self, student):
+    def follow(self, student):
+        """Move to the student's device and dtype (once; a no-op after)."""
         ref = next(student.parameters())
         ours = next(self.model.parameters())
         if ours.device != ref.device or ours.dtype != ref.dtype:
@@ -196,7 +207,7 @@ class FrozenTeacher:
     @torch.no_grad()
     def __call__(self, net_input, student, needed: TeacherOutputs) -> TeacherOutput:
         """The teacher's outputs for this batch, on the student's device and in its dtype."""
-        self._follow(student)
+        self.follow(student)
         self.model.eval()
         features = needed is TeacherOutputs.FEATURES
         x, extra = self.model(**net_input, features_only=True, return_nd_features=features)

@@ -9,6 +9,8 @@
 #   OUT_DIR/bin        full training set D + valid + test         (the student's data)
 #   OUT_DIR/bin-negative  the top RATIO (default 0.5) of D by H_src + the same valid/test
 #                      (the negative teacher's data)
+#   OUT_DIR/bin-bottom the rest of D, D_b + the same valid/test (the bottom teacher N_b of the
+#                      paper's Tables 6-7)
 # UNIT is source_entropy.py's --unit: "ngram" (default; Eq. 4 over shared 5-grams of NLTK
 # tokens, as the authors' released scores were computed) or "response" (whole responses
 # matched exactly).
@@ -45,10 +47,14 @@ fairseq-preprocess --source-lang src --target-lang tgt --workers 2 \
   --srcdict "$tmp/bin/dict.src.txt" --tgtdict "$tmp/bin/dict.tgt.txt" \
   --trainpref "$tmp/text/train.negative" --validpref "$tmp/text/valid" --testpref "$tmp/text/test" \
   --destdir "$tmp/bin-negative" >>"$tmp/preprocess.log" 2>&1 || { cat "$tmp/preprocess.log" >&2; exit 1; }
-echo "dictionary: $(wc -l <"$tmp/bin/dict.src.txt") types + 4 specials (shared by $out/bin and $out/bin-negative)"
+fairseq-preprocess --source-lang src --target-lang tgt --workers 2 \
+  --srcdict "$tmp/bin/dict.src.txt" --tgtdict "$tmp/bin/dict.tgt.txt" \
+  --trainpref "$tmp/text/train.rest" --validpref "$tmp/text/valid" --testpref "$tmp/text/test" \
+  --destdir "$tmp/bin-bottom" >>"$tmp/preprocess.log" 2>&1 || { cat "$tmp/preprocess.log" >&2; exit 1; }
+echo "dictionary: $(wc -l <"$tmp/bin/dict.src.txt") types + 4 specials (shared by $out/bin, bin-negative and bin-bottom)"
 
 # move the finished outputs into place only now: an interrupted run leaves nothing half-made
-for d in text bin bin-negative; do
+for d in text bin bin-negative bin-bottom; do
   rm -rf "${out:?}/$d"
   mv "$tmp/$d" "$out/$d"
 done

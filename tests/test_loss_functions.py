@@ -254,3 +254,40 @@ def test_schedule_summary_finds_the_peak_and_the_fall_by_the_formula():
     # a run that stops before gamma never reaches the peak; alpha(50) = 4 e^-3 / (1 + e^-3)^2 = 0.1807
     message, warn = schedule_summary(50, 4, 100)
     assert warn and "peak lies beyond the run" in message and "alpha never exceeds 0.181" in message
+
+
+def test_mean_alpha_is_the_mean_of_eq15_16_over_the_run():
+    from nd_fairseq.losses import mean_alpha
+    for updates, lam, gamma in [(1, 4.0, 100.0), (7, 4.0, 5.0), (2103, 4.0, 2400.0), (300, 2.0, 100.0)]:
+        total = 0.0
+        for step in range(updates):
+            z = (6 / gamma) * (step - gamma)
+            total += lam * math.exp(-z) / (math.exp(-z) + 1) ** 2
+        assert mean_alpha(updates, lam, gamma) == pytest.approx(total / updates, rel=1e-12)
+    # hand-computed: one update at the peak is the peak
+    assert mean_alpha(1, 4.0, 0.5, beta=0.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        mean_alpha(0)
+
+
+@pytest.mark.parametrize("t", [1.0, 2.0])
+def test_one_hot_unlikelihood_matches_loop(t):
+    from nd_fairseq.losses import one_hot_unlikelihood
+    torch.manual_seed(3)
+    student = torch.randn(2, 4, 6) * 2
+    negative = torch.tensor([[5, 2, 2, 0], [1, 3, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    expected = 0.0
+    for b in range(2):
+        for pos in range(4):
+            if mask[b, pos]:
+                z = student[b, pos].double() / t
+                p = torch.exp(z) / torch.exp(z).sum()
+                expected -= math.log(1 - p[negative[b, pos]].item())
+    got = one_hot_unlikelihood(student, negative, mask, temperature=t)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    # a descent step lowers the negative token's logit and raises every other one
+    student = student.clone().requires_grad_(True)
+    one_hot_unlikelihood(student, negative, mask, temperature=t).backward()
+    assert student.grad[0, 0, 5] > 0 and torch.all(student.grad[0, 0, :5] < 0)
+    assert torch.all(student.grad[0, 3] == 0) and torch.all(student.grad[1, 2:] == 0)

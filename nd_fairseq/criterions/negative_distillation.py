@@ -30,7 +30,8 @@ from fairseq.models.transformer import TransformerDecoderBase
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..losses import mrse, progressive_alpha, soft_unlikelihood
+from ..losses import mean_alpha, mrse, one_hot_unlikelihood, progressive_alpha, soft_unlikelihood
+from ..negative_responses import NegativeResponses
 from ..teacher import DecoderShape, StudentError, TeacherError, TeacherOutput, TeacherOutputs
 from .fused_output_layer import projected_output_layer_losses
 
@@ -56,6 +57,25 @@ def schedule_summary(last_update: int, lam: float, gamma: float, beta: Optional[
     return where, False
 
 
+def aligned_to(tokens: Tensor, length: int, pad: int) -> Tensor:
+    """B x T_n token ids cut or pad-padded on the right to B x length: the negative response's
+    token t faces the student's position t."""
+    if tokens.size(1) >= length:
+        return tokens[:, :length]
+    return torch.nn.functional.pad(tokens, (0, length - tokens.size(1)), value=pad)
+
+
+def parse_fixed_alpha(value) -> float:
+    """--nd-fixed-alpha as a number in [0, 1] (its other value, 'mean', is handled by the caller)."""
+    try:
+        alpha = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--nd-fixed-alpha must be a number in [0, 1] or 'mean', got '{value}'") from None
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"--nd-fixed-alpha must be in [0, 1], got {value}")
+    return alpha
+
+
 @dataclass
 class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     label_smoothing: float = field(
@@ -74,10 +94,12 @@ class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConf
         default=None,
         metadata={"help": "beta of Eq. 16 (width of the alpha bump); default 6/gamma"},
     )
-    nd_fixed_alpha: Optional[float] = field(
+    nd_fixed_alpha: Optional[str] = field(
         default=None,
-        metadata={"help": "use this constant alpha instead of the progressive schedule (0 gives "
-                  "exactly label_smoothed_cross_entropy)"},
+        metadata={"help": "use a constant alpha instead of the progressive schedule: a number in [0, 1] (0 gives "
+                  "exactly label_smoothed_cross_entropy), or 'mean', the mean of the schedule (--nd-lambda, "
+                  "--nd-gamma, --nd-beta) over the run's planned updates (--max-update/--max-epoch), as the "
+                  "paper's fixed-alpha ablation; the value is logged at the start"},
     )
     nd_temperature: float = field(
         default=1.0,
@@ -94,6 +116,14 @@ class NegativeDistillationCriterionConfig(LabelSmoothedCrossEntropyCriterionConf
     nd_att_weight: float = field(
         default=1.0,
         metadata={"help": "weight of the attention-score MRSE sum_l L_att^l (0 switches it off)"},
+    )
+    nd_target: ChoiceEnum(["soft", "hard", "random"]) = field(
+        default="soft",
+        metadata={"help": "what L_pred pushes the student away from: 'soft', the teacher's softened distribution at "
+                  "each position (Eq. 6-7); 'hard', the teacher's greedy response to the query as one-hot targets "
+                  "(decoded once per training pair on the fly, then cached); 'random', a response of D_N drawn "
+                  "at random for each pair (from --negative-data) as one-hot targets. The paper's Table 9; the "
+                  "feature terms are the teacher's in all three"},
     )
     nd_feature_norm: ChoiceEnum(["sample", "token"]) = field(
         default="sample",
@@ -124,6 +154,7 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         nd_pred_weight=1.0,
         nd_hid_weight=1.0,
         nd_att_weight=1.0,
+        nd_target="soft",
         nd_feature_norm="sample",
     ):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
@@ -143,10 +174,13 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             raise ConfigError(f"--nd-beta must be > 0 (beta <= 0 gives no rise and fall), got {nd_beta}")
         if nd_temperature <= 0:
             raise ConfigError(f"--nd-temperature must be > 0, got {nd_temperature}")
-        if nd_gamma <= 0 and nd_fixed_alpha is None:
+        self.alpha_is_schedule_mean = str(nd_fixed_alpha) == "mean"
+        if self.alpha_is_schedule_mean:
+            nd_fixed_alpha = None  # known once the task says how long the run is (set_planned_updates)
+        elif nd_fixed_alpha is not None:
+            nd_fixed_alpha = parse_fixed_alpha(nd_fixed_alpha)
+        if nd_gamma <= 0 and (nd_fixed_alpha is None or self.alpha_is_schedule_mean):
             raise ConfigError(f"--nd-gamma must be > 0, got {nd_gamma}")
-        if nd_fixed_alpha is not None and not 0.0 <= nd_fixed_alpha <= 1.0:
-            raise ConfigError(f"--nd-fixed-alpha must be in [0, 1], got {nd_fixed_alpha}")
         if ignore_prefix_size > 0:
             raise ConfigError("negative_distillation does not support --ignore-prefix-size")
         teacher_needed = nd_fixed_alpha != 0 and nd_lambda > 0 and any(
@@ -164,6 +198,9 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         self.nd_temperature = nd_temperature
         self.weights = {"pred": nd_pred_weight, "hid": nd_hid_weight, "att": nd_att_weight}
         self.feature_norm = str(nd_feature_norm)
+        self.target = str(nd_target)
+        if self.target != "soft" and nd_pred_weight == 0:
+            raise ConfigError(f"--nd-target {self.target} changes L_pred, which --nd-pred-weight 0 switches off")
         self.num_updates: Optional[int] = None  # None: no training run has set it (e.g. fairseq-validate)
 
     def set_num_updates(self, num_updates):
@@ -172,14 +209,21 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
 
     def set_planned_updates(self, last_update: int) -> None:
         """Told by the task at the start of a run: log where alpha's bump lies in it, and warn
-        when the run ends before the peak or before the bump has fallen back."""
-        if self.nd_fixed_alpha is None:
+        when the run ends before the peak or before the bump has fallen back; with
+        ``--nd-fixed-alpha mean``, fix alpha to the schedule's mean over the run."""
+        if self.alpha_is_schedule_mean:
+            self.nd_fixed_alpha = mean_alpha(last_update, self.nd_lambda, self.nd_gamma, self.nd_beta)
+            logger.info(f"--nd-fixed-alpha mean: alpha = {self.nd_fixed_alpha:.4f} throughout, the mean of the "
+                        f"schedule (lambda {self.nd_lambda:g}, gamma {self.nd_gamma:g}) over updates 0-{last_update - 1}")
+        elif self.nd_fixed_alpha is None:
             message, warn = schedule_summary(last_update, self.nd_lambda, self.nd_gamma, self.nd_beta)
             (logger.warning if warn else logger.info)(message)
 
     def alpha(self) -> float:
         if self.nd_fixed_alpha is not None:
             return self.nd_fixed_alpha
+        if self.alpha_is_schedule_mean and self.num_updates is not None:
+            raise ConfigError("--nd-fixed-alpha mean needs the run's length: bound it with --max-update or --max-epoch")
         return progressive_alpha(self.num_updates or 0, self.nd_lambda, self.nd_gamma, self.nd_beta)
 
     def outside_training(self, model) -> bool:
@@ -200,6 +244,12 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         if "hid" in terms or "att" in terms:
             return TeacherOutputs.FEATURES
         return TeacherOutputs.LOGITS if terms else None
+
+    def negative_responses_needed(self) -> Optional[NegativeResponses]:
+        """Whole negative responses the task must add to the teacher's outputs (None: soft targets)."""
+        if self.target == "soft" or "pred" not in self.active_terms():
+            return None
+        return NegativeResponses(self.target)
 
     def check_pairing(self, teacher: DecoderShape, student: DecoderShape) -> None:
         """Fail before the first update if the student cannot return what the feature terms
@@ -244,7 +294,8 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
             )
         # the fused output layer (an accelerator of fairseq's LSCE + Eq. 6) where the model allows it
         # (it skips L_pred at weight 0, which report_only needs logged)
-        projection = self.fused_projection(model) if "pred" in terms and not report_only else None
+        projection = self.fused_projection(model) if "pred" in terms and self.target == "soft" and not report_only \
+            else None
         extra_outputs = {}
         if "hid" in terms or "att" in terms:
             extra_outputs["return_nd_features"] = True
@@ -332,12 +383,19 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         return loss, mle_loss, nll_loss
 
     def pred_term(self, model, net_output, sample, teacher: TeacherOutput) -> Tensor:
-        """L_pred (Eq. 6) from the student's own logits, by the plain formula."""
+        """L_pred (Eq. 6) from the student's own logits, by the plain formula: against the
+        teacher's soft distributions, or (hard/random targets) one-hot against the negative
+        response's token at the same position."""
         if getattr(model.decoder, "adaptive_softmax", None) is not None:
             raise ConfigError("--nd-pred-weight > 0 needs a plain output projection (no --adaptive-softmax-cutoff)")
         target = model.get_targets(sample, net_output)
-        teacher_logits = teacher.output_projection(teacher.decoder_out)
-        return soft_unlikelihood(net_output[0], teacher_logits, target.ne(self.padding_idx), self.nd_temperature)
+        valid = target.ne(self.padding_idx)
+        if self.target == "soft":
+            teacher_logits = teacher.output_projection(teacher.decoder_out)
+            return soft_unlikelihood(net_output[0], teacher_logits, valid, self.nd_temperature)
+        negative = aligned_to(teacher.responses, target.size(1), self.padding_idx)
+        return one_hot_unlikelihood(net_output[0], negative, valid & negative.ne(self.padding_idx),
+                                    self.nd_temperature)
 
     def feature_terms(self, extra, teacher: TeacherOutput, terms, logging_output) -> Tensor:
         """w_hid sum_l L_hid^l + w_att sum_l L_att^l, each summed over the batch's samples

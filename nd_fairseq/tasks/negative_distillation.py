@@ -22,6 +22,8 @@ from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 from omegaconf import II
 
+from ..errors import ConfigError
+from ..negative_responses import GreedyResponses, NegativeResponses, RandomResponses
 from ..teacher import TeacherError, decoder_shape, load_teacher
 from .exact_batching import ExactBatchingMixin
 
@@ -39,6 +41,15 @@ class NegativeDistillationConfig(TranslationConfig):
             "fairseq-generate/-interactive"
         },
     )
+    negative_data: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "fairseq-preprocess directory of D_N (its train split) from which a criterion asking for "
+            "random negative responses (--nd-target random) draws them; default: the directory the teacher "
+            "was trained on, as its checkpoint records it"
+        },
+    )
+    seed: int = II("common.seed")
     # the run's bounds, so that the criterion can be told how many updates the run plans
     max_update: int = II("optimization.max_update")
     max_epoch: int = II("optimization.max_epoch")
@@ -61,6 +72,7 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
         self.validation_teacher_looked_for = False
         self.train_batches = None  # batches per epoch of the training split, once its iterator exists
         self.run_announced = False
+        self.negative_responses = {}  # NegativeResponses -> its source, built on first use
 
     def build_model(self, cfg, from_checkpoint=False):
         # from_checkpoint: a trained model being loaded (fairseq-generate, -interactive,
@@ -116,6 +128,22 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
                 raise TeacherError("no teacher is loaded: train with --teacher-path CHECKPOINT")
             return  # validation without a teacher: the criterion reports its MLE losses only
         sample["nd_teacher"] = self.teacher(sample["net_input"], model, needed)
+        responses = criterion.negative_responses_needed()
+        if responses is not None:
+            sample["nd_teacher"].responses = self.negative_response_source(responses)(sample, model)
+
+    def negative_response_source(self, kind: NegativeResponses):
+        if kind not in self.negative_responses:
+            if kind is NegativeResponses.GREEDY:
+                source = GreedyResponses(self.teacher, self.target_dictionary)
+            else:
+                data = self.cfg.negative_data or self.teacher.data_dir
+                if not data:
+                    raise ConfigError("--nd-target random needs D_N's data: give --negative-data DIR "
+                                      "(the teacher's checkpoint does not record its data directory)")
+                source = RandomResponses(data, self, self.cfg.seed)
+            self.negative_responses[kind] = source
+        return self.negative_responses[kind]
 
     def load_validation_teacher(self, model, criterion) -> None:
         """For a student validated outside its training run: load its teacher, once, if
