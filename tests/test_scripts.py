@@ -20,6 +20,14 @@ def test_help_prints_the_usage(script, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
+    out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"),
+               env={**os.environ, "SYSTEMS": "standard nd-wo-everything"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == "error: SYSTEMS: unknown system 'nd-wo-everything' (run.sh --help lists them)"
+    assert not (tmp_path / "work").exists()
+
+
 def test_setup_env_refuses_to_be_sourced():
     out = bash("-c", "source examples/setup_env.sh; echo still here $-")
     assert "run it with bash" in out.stderr

@@ -8,6 +8,14 @@
 # split, the authors' valid_data.txt, test_data.txt and vocab.txt (see README.md here).
 # Every system trains and decodes with --task negative_distillation; they differ only in the
 # criterion (and the teacher in its data, D_N). The configurations are in config.sh.
+# SYSTEMS (default "teacher standard nd") picks the systems, any of
+#   teacher standard nd                   the recipe: D_N's teacher, MLE, ND
+#   nd-wo-pred nd-wo-att nd-wo-hid        ND without one of its terms (the paper's Table 5)
+#   nd-fixed-alpha                        alpha fixed to its schedule's mean over the run (Table 8)
+#   nd-hard nd-random                     one-hot targets for L_pred: the teacher's greedy responses,
+#                                         random D_N responses (Table 9)
+#   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
+# A student's teacher is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
 # Variants: ND_EXTRA="--nd-hid-weight 14" adds flags to the ND student's training; RESULTS_DIR
@@ -23,11 +31,11 @@ root=$(cd "$here/../.." && pwd)
 work=${3:-$root/work/dailydialog-$config}
 results=${RESULTS_DIR:-$work/results}
 read -r -a nd_extra <<<"${ND_EXTRA:-}"
+read -r -a systems <<<"${SYSTEMS:-teacher standard nd}"
 source "$here/config.sh"
 python=$(bash "$root/examples/setup_env.sh")
 export PATH="$(dirname "$python"):$PATH" PYTHONWARNINGS=ignore
 user_dir="$root/nd_fairseq"
-mkdir -p "$work/logs"
 timing="$work/timing.tsv"
 limit=()
 [ -n "${PAPER_HOURS:-}" ] && [ "$config" = paper ] && limit=(--stop-time-hours "$PAPER_HOURS")
@@ -42,8 +50,6 @@ step() {  # step NAME COMMAND...: run once, log its wall time
   touch "$work/$name.done"
 }
 
-step preprocess bash "$root/preprocess/prepare_dailydialog.sh" "$data" "$work/data"
-
 train() {  # train NAME DATA EPOCHS ARGS...
   local name=$1 bin=$2 epochs=$3; shift 3
   fairseq-train "$bin" --user-dir "$user_dir" --task negative_distillation --save-dir "$work/$name" \
@@ -54,16 +60,50 @@ train() {  # train NAME DATA EPOCHS ARGS...
 }
 keep=()  # the students' last checkpoints, for the average decoded (config.sh)
 [ "$average" -gt 0 ] && keep=(--save-interval-updates "$save_every" --keep-interval-updates "$average")
-step teacher train teacher "$work/data/bin-negative" "$teacher_epochs" --criterion label_smoothed_cross_entropy
-step standard train standard "$work/data/bin" "$student_epochs" "${keep[@]}" --criterion label_smoothed_cross_entropy
-step nd train nd "$work/data/bin" "$student_epochs" "${keep[@]}" --teacher-path "$work/teacher/checkpoint_best.pt" \
-  --criterion negative_distillation "${nd[@]}" "${nd_extra[@]}"
-checkpoint() {  # checkpoint SYSTEM: the file decoded
-  if [ "$1" = teacher ] || [ "$average" -eq 0 ]; then echo checkpoint_best.pt; else echo "checkpoint_avg$average.pt"; fi
+recipe() {  # recipe SYSTEM: sets bin, epochs, args and teacher_of (the system that teaches it, if any)
+  teacher_of=""
+  case $1 in
+    teacher|teacher-bottom)
+      bin=bin-negative; [ "$1" = teacher-bottom ] && bin=bin-bottom
+      epochs=$teacher_epochs; args=(--criterion label_smoothed_cross_entropy) ;;
+    standard) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion label_smoothed_cross_entropy) ;;
+    nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom)
+      bin=bin; epochs=$student_epochs; teacher_of=teacher
+      args=("${keep[@]}" --criterion negative_distillation "${nd[@]}")
+      case $1 in
+        nd) args+=("${nd_extra[@]}") ;;
+        nd-wo-*) args+=("--nd-${1#nd-wo-}-weight" 0) ;;
+        nd-fixed-alpha) args+=(--nd-fixed-alpha mean) ;;
+        nd-hard) args+=(--nd-target hard) ;;
+        nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
+        nd-teacher-bottom) teacher_of=teacher-bottom ;;
+      esac ;;
+    *) echo "error: SYSTEMS: unknown system '$1' (run.sh --help lists them)" >&2; exit 2 ;;
+  esac
 }
-for system in standard nd; do
-  [ "$average" -gt 0 ] && step "average-$system" python -m nd_fairseq.average_checkpoints --inputs "$work/$system" \
-    --num-update-checkpoints "$average" --output "$work/$system/$(checkpoint "$system")"
+for system in "${systems[@]}"; do recipe "$system"; done  # unknown names fail before any work
+mkdir -p "$work/logs"
+step preprocess bash "$root/preprocess/prepare_dailydialog.sh" "$data" "$work/data"
+trained() {  # trained SYSTEM: train it (after its teacher) unless done
+  recipe "$1"
+  [ -z "$teacher_of" ] || trained "$teacher_of"
+  recipe "$1"
+  [ -d "$work/data/$bin" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
+                                exit 1; }
+  local teacher=()
+  [ -z "$teacher_of" ] || teacher=(--teacher-path "$work/$teacher_of/checkpoint_best.pt")
+  step "$1" train "$1" "$work/data/$bin" "$epochs" "${teacher[@]}" "${args[@]}"
+}
+is_student() { [[ $1 != teacher* ]]; }
+checkpoint() {  # checkpoint SYSTEM: the file decoded
+  if ! is_student "$1" || [ "$average" -eq 0 ]; then echo checkpoint_best.pt; else echo "checkpoint_avg$average.pt"; fi
+}
+for system in "${systems[@]}"; do
+  trained "$system"
+  if is_student "$system" && [ "$average" -gt 0 ]; then
+    step "average-$system" python -m nd_fairseq.average_checkpoints --inputs "$work/$system" \
+      --num-update-checkpoints "$average" --output "$work/$system/$(checkpoint "$system")"
+  fi
 done
 
 decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-set order
@@ -75,7 +115,7 @@ decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
   python -m nd_eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
 }
-for system in teacher standard nd; do
+for system in "${systems[@]}"; do
   for decoding in "${decodings[@]}"; do
     step "decode-$system-$decoding" decode "$system" "$decoding"
   done
@@ -87,6 +127,6 @@ score() {
   python -m nd_eval.results --outputs "$results/outputs" --ref "$work/data/text/test.tgt" \
     --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$results/results.json"
 }
-step score score
-python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
+score  # every system decoded so far into results.json (seconds; not a step, so that new systems join)
+[ -f "$work/logs/nd.log" ] && python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
 echo "results: $results/results.json; timings: $timing"
