@@ -1,14 +1,14 @@
 """The switches of the paper's analyses (Tables 8-9): --nd-fixed-alpha mean and --nd-target
 hard|random, against loops written from their definitions."""
-import json
 import math
 
 import pytest
 import torch
 
+from nd_eval.io import log_row
 from nd_fairseq.errors import ConfigError
 
-from .helpers import USER_DIR, TINY_TRAIN, cli, first_batch, setup
+from .helpers import TINY_TRAIN, USER_DIR, cli, first_batch, setup
 
 
 def nd_setup(databin, teacher_ckpt, *extra):
@@ -148,8 +148,7 @@ def test_switches_train_a_tiny_student(databin, teacher_ckpt, tmp_path, flags):
                *TINY_TRAIN, "--task", "negative_distillation", "--teacher-path", teacher_ckpt,
                "--criterion", "negative_distillation", "--nd-gamma", "4", "--log-format", "json",
                "--log-interval", "1", *flags)
-    rows = [json.loads(line.split("| train_inner | ")[1]) for line in proc.stdout.splitlines() + proc.stderr.splitlines()
-            if "| train_inner | " in line]
+    rows = [row for line in (proc.stdout + proc.stderr).splitlines() if (row := log_row(line, "train_inner"))]
     assert len(rows) == 6 and all(math.isfinite(float(r["loss_pred"])) for r in rows[1:])
     if flags[0] == "--nd-fixed-alpha":
         assert {float(r["alpha"]) for r in rows} == {round(schedule_mean(6, 4.0, 4.0), 4)}

@@ -24,7 +24,8 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"),
                env={**os.environ, "SYSTEMS": "standard nd-wo-everything"})
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1] == "error: SYSTEMS: unknown system 'nd-wo-everything' (run.sh --help lists them)"
+    last = out.stderr.strip().splitlines()[-1]
+    assert last == "error: SYSTEMS: unknown system 'nd-wo-everything' (run.sh --help lists them)"
     assert not (tmp_path / "work").exists()
 
 

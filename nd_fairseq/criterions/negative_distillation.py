@@ -214,7 +214,8 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         if self.alpha_is_schedule_mean:
             self.nd_fixed_alpha = mean_alpha(last_update, self.nd_lambda, self.nd_gamma, self.nd_beta)
             logger.info(f"--nd-fixed-alpha mean: alpha = {self.nd_fixed_alpha:.4f} throughout, the mean of the "
-                        f"schedule (lambda {self.nd_lambda:g}, gamma {self.nd_gamma:g}) over updates 0-{last_update - 1}")
+                        f"schedule (lambda {self.nd_lambda:g}, gamma {self.nd_gamma:g}) over updates "
+                        f"0-{last_update - 1}")
         elif self.nd_fixed_alpha is None:
             message, warn = schedule_summary(last_update, self.nd_lambda, self.nd_gamma, self.nd_beta)
             (logger.warning if warn else logger.info)(message)
