@@ -128,5 +128,5 @@ score() {
     --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$results/results.json"
 }
 score  # every system decoded so far into results.json (seconds; not a step, so that new systems join)
-[ -f "$work/logs/nd.log" ] && python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
+[[ " ${systems[*]} " == *" nd "* ]] && python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
 echo "results: $results/results.json; timings: $timing"
