@@ -11,6 +11,9 @@ untouched (cf. fairseq's translation_moe).
 Outside training (fairseq-validate) the student comes from its checkpoint without a teacher:
 the first validation step loads the one ``--teacher-path`` names (the training run's path
 unless given again) if that file exists; otherwise the criterion reports its MLE losses only.
+
+A criterion with state across updates (FACE's counts) is checkpointed through the task's
+state and restored when a run resumes (``criterion_state.py``).
 """
 import logging
 import math
@@ -25,6 +28,7 @@ from omegaconf import II
 from ..errors import ConfigError
 from ..negative_responses import GreedyResponses, NegativeResponses, RandomResponses
 from ..teacher import TeacherError, decoder_shape, load_teacher
+from .criterion_state import CriterionStateMixin
 from .exact_batching import ExactBatchingMixin
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,11 @@ class NegativeDistillationConfig(TranslationConfig):
         },
     )
     seed: int = II("common.seed")
+    # which checkpoint a run resumes from, to restore its criterion's state (criterion_state.py)
+    save_dir: str = II("checkpoint.save_dir")
+    restore_file: str = II("checkpoint.restore_file")
+    checkpoint_suffix: str = II("checkpoint.checkpoint_suffix")
+    finetune_from_model: Optional[str] = II("checkpoint.finetune_from_model")
     # the run's bounds, so that the criterion can be told how many updates the run plans
     max_update: int = II("optimization.max_update")
     max_epoch: int = II("optimization.max_epoch")
@@ -62,7 +71,7 @@ def uses_teacher(criterion) -> bool:
 
 
 @register_task("negative_distillation", dataclass=NegativeDistillationConfig)
-class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
+class NegativeDistillationTask(CriterionStateMixin, ExactBatchingMixin, TranslationTask):
     cfg: NegativeDistillationConfig
 
     def __init__(self, cfg, src_dict, tgt_dict):
@@ -87,6 +96,7 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
 
     def build_criterion(self, cfg, from_checkpoint=False):
         criterion = super().build_criterion(cfg, from_checkpoint)
+        self.remember_stateful_criterion(criterion)
         if self.student_shape is None:  # no student built for training here (e.g. fairseq-validate)
             return criterion
         if uses_teacher(criterion):
@@ -161,6 +171,7 @@ class NegativeDistillationTask(ExactBatchingMixin, TranslationTask):
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         if not self.run_announced:  # a criterion with a schedule hears how long the run is
             self.run_announced = True
+            self.restore_criterion_state(criterion)
             planned = self.planned_updates()
             if planned is not None and hasattr(criterion, "set_planned_updates"):
                 criterion.set_planned_updates(planned)

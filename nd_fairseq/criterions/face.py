@@ -1,0 +1,108 @@
+"""``--criterion face``: frequency-aware cross entropy (Jiang et al., WWW 2019), the FACE
+baseline of the paper's Table 3, as in the authors' ``face/face.py``.
+
+The loss is sum_t w_t * (-log p(y_t)) (no label smoothing, as the reference). Token counts f
+come from the model's own arg-max predictions under teacher forcing (``--face-frequency out``,
+the paper's variant) or from the gold responses (``gt``); each response is cut after its first
+EOS. Pre-weights (the paper's variant): w_t = w[y_t] with RF = f / sum f, w_c = 1 - RF_c / max RF
+renormalised to sum |V|; post-weights: w_t = 1 + relu(f(pred_t) - f(y_t)) / sum f.
+
+The counts grow over the whole run. One choice differs from the reference: an update is
+weighted with the counts of all *previous* updates (the reference adds the current batch
+first). Lagging by one update makes the counts a property of the update, not of the micro-
+batch, so that --update-freq and DDP workers (whose counts are summed) give the same weights
+as one process on the same global batch. The counts are saved in checkpoints through the
+task's state and restored on resume (``tasks/criterion_state.py``).
+"""
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.distributed import utils as distributed_utils
+from omegaconf import II
+
+from ..baseline_losses import face_post_weights, face_pre_weights, response_token_counts, weighted_nll
+
+
+@dataclass
+class FaceConfig(FairseqDataclass):
+    face_frequency: ChoiceEnum(["out", "gt"]) = field(
+        default="out",
+        metadata={"help": "whose tokens are counted: 'out', the model's arg-max predictions under teacher forcing "
+                  "(the paper's FACE), or 'gt', the gold responses"},
+    )
+    face_weighting: ChoiceEnum(["pre", "post"]) = field(
+        default="pre",
+        metadata={"help": "'pre': weight each gold token's cross entropy by 1 - its relative frequency / the "
+                  "largest (renormalised to mean 1; the paper's FACE); 'post': by 1 + how much more often the "
+                  "predicted token has been counted than the gold one, over all counts"},
+    )
+    face_count_eos: bool = field(
+        default=True,
+        metadata={"help": "count the EOS that ends a response (the reference's clean_preds keeps it)"},
+    )
+    sentence_avg: bool = II("optimization.sentence_avg")
+
+
+@register_criterion("face", dataclass=FaceConfig)
+class FaceCriterion(FairseqCriterion):
+    def __init__(self, task, face_frequency="out", face_weighting="pre", face_count_eos=True, sentence_avg=False):
+        super().__init__(task)
+        self.frequency = str(face_frequency)
+        self.weighting = str(face_weighting)
+        self.count_eos = face_count_eos
+        self.sentence_avg = sentence_avg
+        vocab = len(task.target_dictionary)
+        self.eos = task.target_dictionary.eos()
+        self.counts = torch.zeros(vocab, dtype=torch.float64)  # the counts of all finished updates
+        self.pending = torch.zeros(vocab, dtype=torch.float64)  # this update's, from its micro-batches
+
+    def end_of_update(self):
+        """Called by the task after every optimizer step, on every DDP worker: the update's
+        counts, summed over the workers, join the total."""
+        if dist.is_available() and dist.is_initialized() and distributed_utils.get_data_parallel_world_size() > 1:
+            distributed_utils.all_reduce(self.pending, group=distributed_utils.get_data_parallel_group())
+        self.counts = self.counts.to(self.pending.device) + self.pending
+        self.pending = torch.zeros_like(self.pending)
+
+    def training_state(self):
+        return {"counts": self.counts.cpu().clone(), "pending": self.pending.cpu().clone()}
+
+    def load_training_state(self, state):
+        self.counts = state["counts"].clone()
+        self.pending = state["pending"].clone()
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        lprobs = model.get_normalized_probs(net_output, log_probs=True)
+        target = model.get_targets(sample, net_output)
+        mask = target.ne(self.padding_idx)
+        predicted = lprobs.argmax(-1)
+        counts = self.counts.to(lprobs.device)
+        if self.weighting == "pre":
+            weights = face_pre_weights(counts)[target]
+        else:
+            weights = face_post_weights(counts, predicted, target)
+        loss = weighted_nll(lprobs, target, weights, mask)
+        if model.training:
+            counted = predicted if self.frequency == "out" else target
+            self.pending = self.pending.to(lprobs.device) + response_token_counts(
+                counted, mask, self.eos, counts.numel(), self.count_eos)
+        nll_loss = weighted_nll(lprobs, target, torch.ones_like(weights), mask)
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {
+            "loss": loss.data, "nll_loss": nll_loss.data, "ntokens": sample["ntokens"],
+            "nsentences": sample["target"].size(0), "sample_size": sample_size,
+        }
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        LabelSmoothedCrossEntropyCriterion.reduce_metrics(logging_outputs)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True
