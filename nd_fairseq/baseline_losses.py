@@ -2,9 +2,14 @@
 against a loop written from its definition.
 
 FACE (Jiang et al., WWW 2019; the authors' ``face/face.py``): frequency-aware cross entropy.
+Token-level unlikelihood (Welleck et al., ICLR 2020; ``custom/candidate_penalty_ce_loss.py``
+of facebookresearch/unlikelihood_training): the response's previous tokens as negative
+candidates.
 """
 import torch
 from torch import Tensor
+
+from .losses import log1m_softmax
 
 
 def response_token_counts(tokens: Tensor, mask: Tensor, eos: int, vocab_size: int, count_eos: bool = True) -> Tensor:
@@ -56,3 +61,25 @@ def weighted_nll(lprobs: Tensor, target: Tensor, weights: Tensor, mask: Tensor) 
     (B, T). Returns: a float32 scalar."""
     nll = -lprobs.float().gather(-1, target.unsqueeze(-1)).squeeze(-1)
     return torch.where(mask, weights * nll, 0.0).sum()
+
+
+def previous_token_candidates(target: Tensor, pad: int) -> Tensor:
+    """Welleck et al.'s candidates C_t = {y_1 .. y_t-1} - {y_t} of each position, as a mask over
+    earlier positions: out[b, t, s] is True when y_s is a candidate of position t, counting each
+    distinct token once (at its first occurrence); padding is never a candidate nor a position.
+    Args: target (B, T) long. Returns: bool (B, T, T)."""
+    length = target.size(1)
+    earlier = torch.ones(length, length, dtype=torch.bool, device=target.device).tril(-1)  # [t, s]: s < t
+    same = target.unsqueeze(2) == target.unsqueeze(1)  # [b, t, s]: y_t == y_s
+    seen_before = (same & earlier).any(-1)  # [b, s]: y_s occurred before s
+    valid = target.ne(pad)
+    return (earlier & ~same & (valid & ~seen_before).unsqueeze(1) & valid.unsqueeze(2))
+
+
+def token_unlikelihood(logits: Tensor, target: Tensor, pad: int) -> Tensor:
+    """-sum_t sum_{c in C_t} log(1 - p(c | y_<t)), with C_t the previous-token candidates.
+    Args: logits (B, T, V); target (B, T). Returns: a float32 scalar."""
+    candidates = previous_token_candidates(target, pad)
+    tokens = target.unsqueeze(1).expand(-1, target.size(1), -1)  # [b, t, s] = y_s
+    log1m = log1m_softmax(logits).gather(-1, tokens)  # log(1 - p_t(y_s))
+    return -torch.where(candidates, log1m, 0.0).sum()
