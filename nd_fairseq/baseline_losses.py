@@ -2,6 +2,8 @@
 against a loop written from its definition.
 
 FACE (Jiang et al., WWW 2019; the authors' ``face/face.py``): frequency-aware cross entropy.
+Vocabulary unlikelihood (Li et al., ACL 2020; ParlAI ``projects/dialogue_unlikelihood/agents.py``,
+``SequenceVocabUnlikelihoodAgentTrait``): penalise the tokens the model over-produces.
 Token-level unlikelihood (Welleck et al., ICLR 2020; ``custom/candidate_penalty_ce_loss.py``
 of facebookresearch/unlikelihood_training): the response's previous tokens as negative
 candidates.
@@ -83,3 +85,38 @@ def token_unlikelihood(logits: Tensor, target: Tensor, pad: int) -> Tensor:
     tokens = target.unsqueeze(1).expand(-1, target.size(1), -1)  # [b, t, s] = y_s
     log1m = log1m_softmax(logits).gather(-1, tokens)  # log(1 - p_t(y_s))
     return -torch.where(candidates, log1m, 0.0).sum()
+
+
+def over_production_weights(generated: Tensor, human: Tensor, weighting: str, threshold: float) -> Tensor:
+    """The vocabulary-unlikelihood weight of every token, from how often the model generated it
+    and how often humans used it (counts over the same batches): with p_gen, p_hum the two
+    relative frequencies,
+      uniform: 1 where p_gen - p_hum >= threshold;
+      logdiff: log((p_gen - p_hum) / 0.001) there;
+      kldiv:   p_gen * log(p_gen / p_hum) where both are > 0, p_gen > p_hum and this exceeds threshold;
+    0 (not penalised) elsewhere and for tokens never generated.
+    Args: generated, human (V,) counts. Returns: (V,) float32."""
+    p_gen = generated / generated.sum().clamp(min=1)
+    p_hum = human / human.sum().clamp(min=1)
+    produced = generated > 0
+    if weighting == "kldiv":
+        both = produced & (human > 0) & (p_gen > p_hum)
+        value = torch.where(both, p_gen * (p_gen.log() - p_hum.log()), 0.0)
+        return torch.where(both & (value > threshold), value, 0.0).float()
+    over = produced & (p_gen - p_hum >= threshold)
+    if weighting == "uniform":
+        return over.float()
+    if weighting == "logdiff":
+        return torch.where(over, torch.log((p_gen - p_hum).clamp(min=threshold) / 0.001), 0.0).float()
+    raise ValueError(f"over_production_weights: unknown weighting '{weighting}'")
+
+
+def vocab_unlikelihood(logits: Tensor, generated: Tensor, weights: Tensor, mask: Tensor):
+    """(sum over generated tokens with a weight of -w(y) log(1 - p(y)), how many such tokens):
+    the unlikelihood of the model's own generation, teacher-forced on it.
+    Args: logits (B, T, V) of the model forced on ``generated`` (B, T); weights (V,);
+    mask (B, T) True at generated tokens. Returns: (float32 scalar, long scalar)."""
+    token_weights = weights[generated]
+    penalised = mask & (token_weights != 0)
+    log1m = log1m_softmax(logits).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+    return -torch.where(penalised, token_weights * log1m, 0.0).sum(), penalised.sum()

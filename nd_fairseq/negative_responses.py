@@ -3,7 +3,7 @@ paper's Table 9): token sequences that L_pred pushes the student away from, one-
 of the teacher's soft distributions.
 
 - ``GreedyResponses``: the frozen teacher's greedy response to each query. Decoded on the fly
-  with fairseq's ``SequenceGenerator`` (beam 1) the first time a training pair is seen, then
+  (``greedy.py``: fairseq's ``SequenceGenerator``, beam 1) the first time a training pair is seen, then
   kept in memory by the pair's dataset index: the teacher never changes, so the whole cost is
   one greedy decoding of the training set, spread over the first epoch.
 - ``RandomResponses``: for each pair, one response of D_N drawn uniformly at random. The draw
@@ -21,10 +21,10 @@ from typing import Dict
 import numpy as np
 import torch
 from fairseq.data import data_utils
-from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
 
 from .errors import ConfigError
+from .greedy import greedy_responses
 
 
 class NegativeResponses(Enum):
@@ -39,10 +39,9 @@ class GreedyResponses:
 
     def __init__(self, teacher, tgt_dict, max_len_b: int = 50):
         self.teacher = teacher
-        self.pad = tgt_dict.pad()
-        # the decoding of the recipe's evaluation: greedy, at most 50 tokens
-        self.generator = SequenceGenerator([teacher.model], tgt_dict, beam_size=1, max_len_a=0, max_len_b=max_len_b)
-        self.cache: Dict[int, Tensor] = {}
+        self.tgt_dict = tgt_dict
+        self.max_len_b = max_len_b  # the recipe's decoding: greedy, at most 50 tokens
+        self.cache: Dict[tuple, Tensor] = {}
 
     @torch.no_grad()
     def __call__(self, sample, student) -> Tensor:
@@ -51,12 +50,11 @@ class GreedyResponses:
         if missing:
             self.teacher.follow(student)
             rows = torch.tensor(missing, device=sample["id"].device)
-            net_input = {k: v.index_select(0, rows) for k, v in sample["net_input"].items()
-                         if k in ("src_tokens", "src_lengths")}
-            hypos = self.generator.generate([self.teacher.model], {"net_input": net_input})
-            for row, hypo in zip(missing, hypos):
-                self.cache[ids[row]] = hypo[0]["tokens"].cpu()
-        return data_utils.collate_tokens([self.cache[i] for i in ids], self.pad).to(sample["id"].device)
+            net_input = {k: sample["net_input"][k].index_select(0, rows) for k in ("src_tokens", "src_lengths")}
+            responses = greedy_responses(self.teacher.model, net_input, self.tgt_dict, self.max_len_b)
+            for row, response in zip(missing, responses):
+                self.cache[ids[row]] = response[response.ne(self.tgt_dict.pad())].cpu()
+        return data_utils.collate_tokens([self.cache[i] for i in ids], self.tgt_dict.pad()).to(sample["id"].device)
 
 
 class RandomResponses:

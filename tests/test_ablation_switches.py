@@ -103,7 +103,7 @@ def test_hard_targets_are_the_teachers_greedy_responses(databin, teacher_ckpt):
                                                                  dictionary.pad()), rel=1e-5)
     # decoded once per pair: a second batch of the same pairs needs no generation
     source = next(iter(task.negative_responses.values()))
-    source.generator = None
+    source.teacher = None  # a generation would fail
     again = first_batch(task)
     task.attach_teacher_outputs(again, model, criterion)
     assert torch.equal(again["nd_teacher"].responses, responses)

@@ -73,7 +73,7 @@ def test_the_loss_weights_gold_tokens_by_the_counts_of_earlier_updates(databin):
         predicted = model(**sample["net_input"])[0].argmax(-1)
     criterion.end_of_update()
     expected_counts = response_token_counts(predicted, sample["target"].ne(pad), eos, len(task.target_dictionary))
-    assert torch.equal(criterion.counts, expected_counts)
+    assert torch.equal(criterion.counts.total, expected_counts)
     model.eval()  # no counting in eval mode; the weights are the counts' pre-weights
     loss, _, _ = criterion(model, sample)
     weights = face_pre_weights(expected_counts)
@@ -86,7 +86,7 @@ def test_the_loss_weights_gold_tokens_by_the_counts_of_earlier_updates(databin):
             if y != pad:
                 total += weights[y].item() * -lprobs[b, t, y].item()
     assert float(loss) == pytest.approx(total, rel=1e-5)
-    assert criterion.pending.sum() == 0
+    assert criterion.counts.pending.sum() == 0
 
 
 FACE = ["--task", "negative_distillation", "--criterion", "face", "--max-tokens", "300", "--dropout", "0",

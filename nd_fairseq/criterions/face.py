@@ -9,22 +9,20 @@ renormalised to sum |V|; post-weights: w_t = 1 + relu(f(pred_t) - f(y_t)) / sum 
 
 The counts grow over the whole run. One choice differs from the reference: an update is
 weighted with the counts of all *previous* updates (the reference adds the current batch
-first). Lagging by one update makes the counts a property of the update, not of the micro-
-batch, so that --update-freq and DDP workers (whose counts are summed) give the same weights
-as one process on the same global batch. The counts are saved in checkpoints through the
+first), so that --update-freq and DDP workers give the same weights as one process on the
+same global batch (``update_counts.py``). The counts are saved in checkpoints through the
 task's state and restored on resume (``tasks/criterion_state.py``).
 """
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.distributed import utils as distributed_utils
 from omegaconf import II
 
 from ..baseline_losses import face_post_weights, face_pre_weights, response_token_counts, weighted_nll
+from .update_counts import UpdateCounts
 
 
 @dataclass
@@ -57,23 +55,16 @@ class FaceCriterion(FairseqCriterion):
         self.sentence_avg = sentence_avg
         vocab = len(task.target_dictionary)
         self.eos = task.target_dictionary.eos()
-        self.counts = torch.zeros(vocab, dtype=torch.float64)  # the counts of all finished updates
-        self.pending = torch.zeros(vocab, dtype=torch.float64)  # this update's, from its micro-batches
+        self.counts = UpdateCounts(vocab)
 
     def end_of_update(self):
-        """Called by the task after every optimizer step, on every DDP worker: the update's
-        counts, summed over the workers, join the total."""
-        if dist.is_available() and dist.is_initialized() and distributed_utils.get_data_parallel_world_size() > 1:
-            distributed_utils.all_reduce(self.pending, group=distributed_utils.get_data_parallel_group())
-        self.counts = self.counts.to(self.pending.device) + self.pending
-        self.pending = torch.zeros_like(self.pending)
+        self.counts.end_of_update()
 
     def training_state(self):
-        return {"counts": self.counts.cpu().clone(), "pending": self.pending.cpu().clone()}
+        return self.counts.state()
 
     def load_training_state(self, state):
-        self.counts = state["counts"].clone()
-        self.pending = state["pending"].clone()
+        self.counts.load(state)
 
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])
@@ -81,7 +72,7 @@ class FaceCriterion(FairseqCriterion):
         target = model.get_targets(sample, net_output)
         mask = target.ne(self.padding_idx)
         predicted = lprobs.argmax(-1)
-        counts = self.counts.to(lprobs.device)
+        counts = self.counts.total.to(lprobs.device)
         if self.weighting == "pre":
             weights = face_pre_weights(counts)[target]
         else:
@@ -89,8 +80,7 @@ class FaceCriterion(FairseqCriterion):
         loss = weighted_nll(lprobs, target, weights, mask)
         if model.training:
             counted = predicted if self.frequency == "out" else target
-            self.pending = self.pending.to(lprobs.device) + response_token_counts(
-                counted, mask, self.eos, counts.numel(), self.count_eos)
+            self.counts.add(response_token_counts(counted, mask, self.eos, counts.numel(), self.count_eos))
         nll_loss = weighted_nll(lprobs, target, torch.ones_like(weights), mask)
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {

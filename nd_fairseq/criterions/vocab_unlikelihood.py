@@ -1,0 +1,122 @@
+"""``--criterion vocab_unlikelihood``: vocabulary-level unlikelihood (Li et al., ACL 2020,
+"Don't Say That!"), the UL baseline of the paper's Table 3, after ParlAI's
+``SequenceVocabUnlikelihoodAgentTrait`` (``projects/dialogue_unlikelihood/agents.py``).
+
+At every training step the model decodes the batch's queries greedily; its tokens and the
+human responses' tokens are counted. Once ``--ul-queue-size`` batches have been counted, the
+tokens the model over-produces (``over_production_weights``: generated share minus human share
+at least ``--ul-threshold``, weighted by ``--ul-weighting``) get the unlikelihood
+-w(y) log(1 - p(y)) at every place they occur in the model's own generation, teacher-forced on
+it; its mean over those places is added with weight ``--ul-alpha`` to the per-token L_mle:
+L = L_mle + alpha * L_UL (per token, as the reference's means).
+
+As the reference in training mode, the counts cover every batch since the start of the run
+(its queue is only trimmed in evaluation). They are weighted with the counts of the previous
+updates (the reference adds the current batch first), summed over DDP workers, saved in
+checkpoints and restored on resume (``update_counts.py``). Validation reports L_mle only.
+The paper refines a trained Standard model with alpha = 1000 (``--restore-file ... --reset-optimizer``).
+"""
+import math
+from dataclasses import dataclass, field
+
+import torch
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+)
+from fairseq.dataclass import ChoiceEnum
+from fairseq.logging import metrics
+
+from ..baseline_losses import over_production_weights, vocab_unlikelihood
+from ..errors import ConfigError
+from ..greedy import forced_decoder_input, greedy_responses
+from .update_counts import UpdateCounts
+
+
+@dataclass
+class VocabUnlikelihoodConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    ul_alpha: float = field(default=1.0, metadata={"help": "weight alpha of the unlikelihood term (the paper: 1000)"})
+    ul_weighting: ChoiceEnum(["logdiff", "uniform", "kldiv"]) = field(
+        default="logdiff",
+        metadata={"help": "weight of an over-produced token: log((p_gen - p_hum) / 0.001) ('logdiff', the frequency "
+                  "difference), 1 ('uniform') or p_gen log(p_gen / p_hum) ('kldiv')"},
+    )
+    ul_threshold: float = field(
+        default=1e-3, metadata={"help": "a token is over-produced when p_gen - p_hum (kldiv: its weight) reaches this"})
+    ul_queue_size: int = field(
+        default=32,
+        metadata={"help": "batches counted before the unlikelihood term starts (the reference's queue size)"},
+    )
+    ul_max_len_b: int = field(default=50, metadata={"help": "the longest generation in tokens (greedy decoding)"})
+
+
+@register_criterion("vocab_unlikelihood", dataclass=VocabUnlikelihoodConfig)
+class VocabUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
+    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
+                 ul_alpha=1.0, ul_weighting="logdiff", ul_threshold=1e-3, ul_queue_size=32, ul_max_len_b=50):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        if ul_alpha < 0 or ul_queue_size < 0 or ul_max_len_b < 1:
+            raise ConfigError("--ul-alpha and --ul-queue-size must be >= 0 and --ul-max-len-b >= 1")
+        self.alpha, self.weighting, self.threshold = ul_alpha, str(ul_weighting), ul_threshold
+        self.queue_size, self.max_len_b = ul_queue_size, ul_max_len_b
+        self.tgt_dict = task.target_dictionary
+        self.vocab = len(self.tgt_dict)
+        # generated counts, human counts, batches counted
+        self.counts = UpdateCounts(2 * self.vocab + 1)
+
+    def end_of_update(self):
+        self.counts.end_of_update()
+
+    def training_state(self):
+        return self.counts.state()
+
+    def load_training_state(self, state):
+        self.counts.load(state)
+
+    def batch_counts(self, generated, target):
+        """This batch's generated and human token counts, and 1 for the batch."""
+        counts = torch.zeros(2 * self.vocab + 1, dtype=torch.float64, device=target.device)
+        for offset, tokens in ((0, generated), (self.vocab, target)):
+            tokens = tokens[tokens.ne(self.padding_idx)]
+            counts.index_add_(0, tokens + offset, torch.ones_like(tokens, dtype=torch.float64))
+        counts[-1] = 1
+        return counts
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {"nll_loss": nll_loss.data, "ntokens": sample["ntokens"],
+                          "nsentences": sample["target"].size(0), "sample_size": sample_size}
+        loss = mle_loss
+        if model.training:
+            generated = greedy_responses(model, sample["net_input"], self.tgt_dict, self.max_len_b)
+            generated = generated.to(sample["target"].device)
+            total = self.counts.total.to(generated.device)
+            self.counts.add(self.batch_counts(generated, sample["target"]))
+            logging_output["generated_tokens"] = int(generated.ne(self.padding_idx).sum())
+            if total[-1] >= self.queue_size:
+                weights = over_production_weights(total[:self.vocab], total[self.vocab:-1], self.weighting,
+                                                  self.threshold)
+                forced = model(sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"],
+                               forced_decoder_input(generated, self.tgt_dict))
+                ul_sum, penalised = vocab_unlikelihood(forced[0], generated, weights, generated.ne(self.padding_idx))
+                ul_mean = ul_sum / penalised.clamp(min=1)
+                # L_mle is a sum that fairseq divides by sample_size; the UL mean joins it per token
+                loss = mle_loss + self.alpha * ul_mean * sample_size
+                logging_output.update(loss_ul_x_sample_size=(ul_mean * sample_size).data,
+                                      penalised_tokens=int(penalised))
+        logging_output["loss"] = loss.data
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        size = sum(log.get("sample_size", 0) for log in logging_outputs)
+        if size > 0 and any("loss_ul_x_sample_size" in log for log in logging_outputs):
+            value = sum(log.get("loss_ul_x_sample_size", 0) for log in logging_outputs)
+            metrics.log_scalar("loss_ul", value / size / math.log(2), size, round=4)
+        for key in ("generated_tokens", "penalised_tokens"):
+            if any(key in log for log in logging_outputs):
+                metrics.log_scalar_sum(key, sum(log.get(key, 0) for log in logging_outputs))
