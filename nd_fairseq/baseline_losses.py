@@ -4,6 +4,8 @@ against a loop written from its definition.
 FACE (Jiang et al., WWW 2019; the authors' ``face/face.py``): frequency-aware cross entropy.
 Vocabulary unlikelihood (Li et al., ACL 2020; ParlAI ``projects/dialogue_unlikelihood/agents.py``,
 ``SequenceVocabUnlikelihoodAgentTrait``): penalise the tokens the model over-produces.
+Negative training (He & Glass, ACL 2020; cloudygoose/negativetraining_acl2020
+``seq2seq/neg_freq_posttrain_seq2seq.py``): lower the likelihood of frequent responses.
 Token-level unlikelihood (Welleck et al., ICLR 2020; ``custom/candidate_penalty_ce_loss.py``
 of facebookresearch/unlikelihood_training): the response's previous tokens as negative
 candidates.
@@ -120,3 +122,22 @@ def vocab_unlikelihood(logits: Tensor, generated: Tensor, weights: Tensor, mask:
     penalised = mask & (token_weights != 0)
     log1m = log1m_softmax(logits).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
     return -torch.where(penalised, token_weights * log1m, 0.0).sum(), penalised.sum()
+
+
+def frequent_responses(history: dict, responses, threshold: float):
+    """Which responses are frequent: a share of the responses in ``history`` (response ->
+    count) above ``threshold`` (NT's r_thres). Returns a list of bools, one per response."""
+    total = sum(history.values())
+    return [total > 0 and history.get(r, 0) / total > threshold for r in responses]
+
+
+def negative_log_likelihood(lprobs: Tensor, responses: Tensor, negative: Tensor, mask: Tensor, eos: int,
+                            eos_weight: float = 0.1) -> Tensor:
+    """NT's negative term: sum over the negative responses of sum_t w_t log p(g_t), with
+    w_t = eos_weight at EOS and 1 elsewhere; minimising it lowers their likelihood.
+    Args: lprobs (B, T, V) log-probabilities of the model forced on ``responses`` (B, T);
+    negative bool (B,); mask (B, T) True at tokens. Returns: a float32 scalar."""
+    logp = lprobs.float().gather(-1, responses.unsqueeze(-1)).squeeze(-1)
+    weights = torch.where(responses == eos, eos_weight, 1.0)
+    keep = mask & negative.unsqueeze(1)
+    return torch.where(keep, weights * logp, 0.0).sum()

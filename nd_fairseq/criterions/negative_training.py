@@ -1,0 +1,129 @@
+"""``--criterion negative_training``: negative training against frequent responses (He & Glass,
+ACL 2020), the NT baseline of the paper's Table 3, after the authors'
+``seq2seq/neg_freq_posttrain_seq2seq.py``.
+
+At every training step the model decodes the batch's queries greedily. A response is negative
+when its share of the responses generated over the last ``--nt-history`` updates exceeds
+``--nt-threshold`` (r_thres); the negatives' log-likelihood (EOS weighted ``--nt-eos-weight``)
+divided by the generated tokens is minimised beside L_mle:
+L = lambda_pos * L_mle + L_neg, both per token.
+
+Where this differs from the reference, and why:
+- one update, not a negative step with its own optimizer followed by a positive step on the
+  next batch: fairseq's trainer takes one optimizer step per update, so the two terms are
+  summed on the same batch (their gradients are taken at the same weights);
+- the history counts whole updates (all DDP workers' and micro-batches' responses together)
+  and an update is judged against the previous ones (the reference adds the current batch
+  first), so that --update-freq and DDP give what one process gives on the same global batch;
+  like the reference, nothing is negative until the history is full.
+The history is saved in checkpoints and restored on resume (``tasks/criterion_state.py``).
+Validation reports L_mle only. The paper refines a trained Standard model with it.
+"""
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+)
+from fairseq.distributed import utils as distributed_utils
+from fairseq.logging import metrics
+
+from ..baseline_losses import frequent_responses, negative_log_likelihood
+from ..errors import ConfigError
+from ..greedy import forced_decoder_input, greedy_responses
+
+
+@dataclass
+class NegativeTrainingConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    nt_history: int = field(default=200, metadata={"help": "updates whose generated responses are counted"})
+    nt_threshold: float = field(
+        default=0.01, metadata={"help": "r_thres: a response above this share of the history is negative"})
+    nt_eos_weight: float = field(default=0.1, metadata={"help": "weight of EOS in a negative's log-likelihood"})
+    nt_pos_weight: float = field(default=1.0, metadata={"help": "lambda_pos, the weight of L_mle"})
+    nt_max_len_b: int = field(default=50, metadata={"help": "the longest generation in tokens (greedy decoding)"})
+
+
+@register_criterion("negative_training", dataclass=NegativeTrainingConfig)
+class NegativeTrainingCriterion(LabelSmoothedCrossEntropyCriterion):
+    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
+                 nt_history=200, nt_threshold=0.01, nt_eos_weight=0.1, nt_pos_weight=1.0, nt_max_len_b=50):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        if nt_history < 1 or not 0 < nt_threshold < 1 or nt_max_len_b < 1:
+            raise ConfigError("--nt-history and --nt-max-len-b must be >= 1 and --nt-threshold in (0, 1)")
+        self.history_size, self.threshold = nt_history, nt_threshold
+        self.eos_weight, self.pos_weight, self.max_len_b = nt_eos_weight, nt_pos_weight, nt_max_len_b
+        self.tgt_dict = task.target_dictionary
+        self.history = deque()  # one Counter of responses per finished update
+        self.counts = Counter()  # their sum
+        self.pending = []  # this update's responses (token tuples)
+
+    def end_of_update(self):
+        """After the optimizer step, on every DDP worker: the update's responses (all workers')
+        join the history, which keeps the last --nt-history updates."""
+        responses = self.pending
+        if dist.is_available() and dist.is_initialized() and distributed_utils.get_data_parallel_world_size() > 1:
+            gathered = distributed_utils.all_gather_list(responses, group=distributed_utils.get_data_parallel_group(),
+                                                         max_size=1 << 24)
+            responses = [r for part in gathered for r in part]
+        update = Counter(responses)
+        self.history.append(update)
+        self.counts.update(update)
+        if len(self.history) > self.history_size:
+            self.counts.subtract(self.history.popleft())
+            self.counts = +self.counts  # drop the zeros
+        self.pending = []
+
+    def training_state(self):
+        return {"history": [[[list(r), n] for r, n in update.items()] for update in self.history],
+                "pending": [list(r) for r in self.pending]}
+
+    def load_training_state(self, state):
+        self.history = deque(Counter({tuple(r): n for r, n in update}) for update in state["history"])
+        self.counts = sum(self.history, Counter())
+        self.pending = [tuple(r) for r in state["pending"]]
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {"nll_loss": nll_loss.data, "ntokens": sample["ntokens"],
+                          "nsentences": sample["target"].size(0), "sample_size": sample_size}
+        loss = self.pos_weight * mle_loss
+        if model.training:
+            generated = greedy_responses(model, sample["net_input"], self.tgt_dict, self.max_len_b)
+            generated = generated.to(sample["target"].device)
+            mask = generated.ne(self.padding_idx)
+            responses = [tuple(row[keep].tolist()) for row, keep in zip(generated, mask)]
+            self.pending.extend(responses)
+            if len(self.history) >= self.history_size:
+                negative = torch.tensor(frequent_responses(self.counts, responses, self.threshold),
+                                        device=generated.device)
+                logging_output["negative_responses"] = int(negative.sum())
+                if negative.any():
+                    forced = model(sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"],
+                                   forced_decoder_input(generated, self.tgt_dict))
+                    lprobs = model.get_normalized_probs(forced, log_probs=True)
+                    neg = negative_log_likelihood(lprobs, generated, negative, mask, self.tgt_dict.eos(),
+                                                  self.eos_weight)
+                    # per generated token, as the reference; fairseq divides the sum by sample_size
+                    neg_per_token = neg / mask.sum()
+                    loss = loss + neg_per_token * sample_size
+                    logging_output["loss_neg_x_sample_size"] = (neg_per_token * sample_size).data
+        logging_output["loss"] = loss.data
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        size = sum(log.get("sample_size", 0) for log in logging_outputs)
+        if size > 0 and any("loss_neg_x_sample_size" in log for log in logging_outputs):
+            value = sum(log.get("loss_neg_x_sample_size", 0) for log in logging_outputs)
+            metrics.log_scalar("loss_neg", value / size / math.log(2), size, round=4)
+        if any("negative_responses" in log for log in logging_outputs):
+            negatives = sum(log.get("negative_responses", 0) for log in logging_outputs)
+            metrics.log_scalar_sum("negative_responses", negatives)
