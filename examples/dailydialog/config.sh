@@ -1,6 +1,7 @@
 # The fairseq flags of each configuration of the DailyDialog experiment, shared by run.sh and
-# study.sh: source it with $config set; it sets model, optim, common, nd, teacher_epochs,
-# student_epochs, gen_batch, decodings and the students' checkpoint rule (average, save_every).
+# study.sh: source it with $config set; it sets model, optim, common (= model, optim and the
+# shared flags), nd, teacher_epochs, student_epochs, gen_batch, decodings, the students'
+# checkpoint rule (average, save_every) and the refinement of UL and NT (refine_*).
 #
 # The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
 # after the run's end (gamma = 1.14 x the run's updates), so alpha rises to 0.87 at the end.
@@ -9,6 +10,9 @@
 # small models differ by up to 2x in Dist-2 from one to the next (STUDY.md). average=0 keeps
 # the paper's rule instead: the checkpoint with the lowest validation loss (checkpoint_best.pt).
 # The teacher is decoded with the checkpoint that teaches, checkpoint_best.pt.
+# UL and NT refine the decoded Standard model, as the paper does: one epoch with the learning
+# rate Standard ended with, held constant (refine_optim), checkpoints refine_every updates apart
+# so that the average again covers the run's end.
 case $config in
   cpu)  # 2 CPU cores: a 128-dim 2+2-layer transformer, 3 epochs (2,103 updates) per student
     model=(--arch transformer_nd_tiny --encoder-embed-dim 128 --decoder-embed-dim 128
@@ -20,6 +24,9 @@ case $config in
     teacher_epochs=4; student_epochs=3
     nd=(--nd-lambda 4 --nd-gamma 2400 --nd-temperature 1)
     average=5; save_every=150
+    refine_every=140  # 1 epoch = 701 updates
+    refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00044 --lr-scheduler fixed
+                  --max-tokens 2048 --clip-norm 1.0)
     gen_batch=(--max-tokens 8000)
     decodings=(greedy beam5) ;;
   gpu)  # one H200: the paper's model (6+6 layers, 512 dims) in fp16, the cpu schedule's shape
@@ -29,6 +36,9 @@ case $config in
     teacher_epochs=4; student_epochs=5  # ~1,750 updates: gamma = 1.14 x that, as in cpu
     nd=(--nd-lambda 4 --nd-gamma 2000 --nd-temperature 1)
     average=5; save_every=125  # the cpu rule scaled: 5 checkpoints over the last ~36% of the run
+    refine_every=70  # 1 epoch = ~350 updates
+    refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00033 --lr-scheduler fixed
+                  --max-tokens 4096 --clip-norm 1.0 --fp16)
     gen_batch=(--max-tokens 32000)
     decodings=(greedy) ;;
   paper)  # Appendix A: transformer base sizes, batch 256, Adam, warm-up, lambda 4, gamma 25600, t 1
@@ -39,9 +49,13 @@ case $config in
     teacher_epochs=${PAPER_EPOCHS:-100}; student_epochs=${PAPER_EPOCHS:-100}
     nd=(--nd-lambda 4 --nd-gamma 25600 --nd-temperature 1)
     average=0; save_every=0  # the paper's rule: the lowest validation loss
+    refine_every=0  # the lr Standard ends with: 100 epochs (~28,400 updates) are still in the warm-up
+    refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.000055 --lr-scheduler fixed
+                  --batch-size 256 --fp16)
     gen_batch=(--batch-size 512)
     decodings=(greedy beam5) ;;
   *) echo "unknown config '$config' (cpu, gpu or paper)" >&2; exit 2 ;;
 esac
-common=("${model[@]}" "${optim[@]}" --label-smoothing 0.1 --seed 1 --num-workers 0
-        --no-progress-bar --log-format json --log-interval 50 --best-checkpoint-metric loss)
+shared=(--label-smoothing 0.1 --seed 1 --num-workers 0 --no-progress-bar --log-format json --log-interval 50
+        --best-checkpoint-metric loss)
+common=("${model[@]}" "${optim[@]}" "${shared[@]}")

@@ -15,7 +15,9 @@
 #   nd-hard nd-random                     one-hot targets for L_pred: the teacher's greedy responses,
 #                                         random D_N responses (Table 9)
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
-# A student's teacher is trained first when it has not been.
+#   face                                  the FACE baseline (trained as Standard)
+#   ul nt                                 the UL and NT baselines, refining the decoded Standard model
+# A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
 # Variants: ND_EXTRA="--nd-hid-weight 14" adds flags to the ND student's training; RESULTS_DIR
@@ -50,18 +52,21 @@ step() {  # step NAME COMMAND...: run once, log its wall time
   touch "$work/$name.done"
 }
 
-train() {  # train NAME DATA EPOCHS ARGS...
+train() {  # train NAME DATA EPOCHS ARGS... (the model, optimizer and shared flags among ARGS)
   local name=$1 bin=$2 epochs=$3; shift 3
   fairseq-train "$bin" --user-dir "$user_dir" --task negative_distillation --save-dir "$work/$name" \
     --max-epoch "$epochs" --no-epoch-checkpoints --tensorboard-logdir "$work/tensorboard/$name" \
-    "${common[@]}" "${limit[@]}" "$@" 2>&1 | tee -a "$work/logs/$name.log" | python -u -m nd_eval.progress \
+    "${limit[@]}" "$@" 2>&1 | tee -a "$work/logs/$name.log" | python -u -m nd_eval.progress \
     || { echo "error: training $name failed; the end of $work/logs/$name.log:" >&2; tail -5 "$work/logs/$name.log" >&2
          return 1; }
 }
 keep=()  # the students' last checkpoints, for the average decoded (config.sh)
 [ "$average" -gt 0 ] && keep=(--save-interval-updates "$save_every" --keep-interval-updates "$average")
-recipe() {  # recipe SYSTEM: sets bin, epochs, args and teacher_of (the system that teaches it, if any)
-  teacher_of=""
+refine=()
+[ "$refine_every" -gt 0 ] && refine=(--save-interval-updates "$refine_every" --keep-interval-updates "$average")
+recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags of config.sh),
+  # teacher_of (the system that teaches it) and refines (the system it starts from), if any
+  teacher_of=""; refines=""; base=("${common[@]}")
   case $1 in
     teacher|teacher-bottom)
       bin=bin-negative; [ "$1" = teacher-bottom ] && bin=bin-bottom
@@ -78,33 +83,40 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args and teacher_of (the system t
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
       esac ;;
+    face) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face) ;;
+    ul|nt)
+      bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
+      args=("${refine[@]}")
+      if [ "$1" = ul ]; then args+=(--criterion vocab_unlikelihood --ul-alpha 1000)
+      else args+=(--criterion negative_training); fi ;;
     *) echo "error: SYSTEMS: unknown system '$1' (run.sh --help lists them)" >&2; exit 2 ;;
   esac
 }
 for system in "${systems[@]}"; do recipe "$system"; done  # unknown names fail before any work
 mkdir -p "$work/logs"
 step preprocess bash "$root/preprocess/prepare_dailydialog.sh" "$data" "$work/data"
-trained() {  # trained SYSTEM: train it (after its teacher) unless done
-  recipe "$1"
-  [ -z "$teacher_of" ] || trained "$teacher_of"
-  recipe "$1"
-  [ -d "$work/data/$bin" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
-                                exit 1; }
-  local teacher=()
-  [ -z "$teacher_of" ] || teacher=(--teacher-path "$work/$teacher_of/checkpoint_best.pt")
-  step "$1" train "$1" "$work/data/$bin" "$epochs" "${teacher[@]}" "${args[@]}"
-}
 is_student() { [[ $1 != teacher* ]]; }
 checkpoint() {  # checkpoint SYSTEM: the file decoded
   if ! is_student "$1" || [ "$average" -eq 0 ]; then echo checkpoint_best.pt; else echo "checkpoint_avg$average.pt"; fi
 }
-for system in "${systems[@]}"; do
-  trained "$system"
-  if is_student "$system" && [ "$average" -gt 0 ]; then
-    step "average-$system" python -m nd_fairseq.average_checkpoints --inputs "$work/$system" \
-      --num-update-checkpoints "$average" --output "$work/$system/$(checkpoint "$system")"
+ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, averaged, unless done
+  recipe "$1"
+  [ -z "$teacher_of" ] || ready "$teacher_of"
+  [ -z "$refines" ] || ready "$refines"
+  recipe "$1"
+  [ -d "$work/data/$bin" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
+                                exit 1; }
+  local from=()
+  [ -z "$teacher_of" ] || from=(--teacher-path "$work/$teacher_of/checkpoint_best.pt")
+  # fairseq starts from it with a fresh optimizer, schedule and data order; a rerun resumes the refinement
+  [ -z "$refines" ] || from=(--finetune-from-model "$work/$refines/$(checkpoint "$refines")")
+  step "$1" train "$1" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
+  if is_student "$1" && [ "$average" -gt 0 ]; then
+    step "average-$1" python -m nd_fairseq.average_checkpoints --inputs "$work/$1" \
+      --num-update-checkpoints "$average" --output "$work/$1/$(checkpoint "$1")"
   fi
-done
+}
+for system in "${systems[@]}"; do ready "$system"; done
 
 decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-set order
   local beam=1 out="$results/outputs/$1.$2.txt" log="$work/logs/generate.$1.$2.log"
