@@ -53,6 +53,18 @@ from nd_fairseq.teacher import FrozenTeacher  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def sample_databin():
+    """The bundled sample, binarized into a temporary folder; returns its bin/."""
+    tmp = tempfile.mkdtemp()
+    sample = os.path.join(ROOT, "examples/sample")
+    binarize = os.path.join(ROOT, "preprocess/binarize.sh")
+    # this interpreter's environment, activated or not: its python and fairseq-preprocess come first
+    env = {**os.environ, "PYTHON": sys.executable,
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    subprocess.run(["bash", binarize, sample, tmp], check=True, stdout=subprocess.DEVNULL, env=env)
+    return os.path.join(tmp, "bin")
+
+
 def build(databin, arch, max_tokens, device="cpu", fp16=False):
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
@@ -230,16 +242,7 @@ def main():
     if args.measure_memory:
         print(measure_memory(args.data_bin, args.arch[0], args.max_tokens, args.measure_memory))
         return
-    databin = args.data_bin
-    if databin is None:
-        tmp = tempfile.mkdtemp()
-        sample = os.path.join(ROOT, "examples/sample")
-        binarize = os.path.join(ROOT, "preprocess/binarize.sh")
-        # this interpreter's environment, activated or not: its python and fairseq-preprocess come first
-        env = {**os.environ, "PYTHON": sys.executable,
-               "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-        subprocess.run(["bash", binarize, sample, tmp], check=True, stdout=subprocess.DEVNULL, env=env)
-        databin = os.path.join(tmp, "bin")
+    databin = args.data_bin or sample_databin()
     where = (torch.cuda.get_device_name() if args.device != "cpu"
              else f"{args.world_size} process(es) x {torch.get_num_threads()} CPU thread(s)")
     print(f"torch {torch.__version__}, {where}{', fp16' if args.fp16 else ''}, data {databin}")
