@@ -129,21 +129,29 @@ def test_every_plugin_flag_has_help():
     import sys
 
     from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig
+    from fairseq.dataclass import FairseqDataclass
     from fairseq.tasks.translation import TranslationConfig
 
+    from nd_fairseq.criterions.face import FaceConfig
     from nd_fairseq.criterions.negative_distillation import NegativeDistillationCriterionConfig
+    from nd_fairseq.criterions.negative_training import NegativeTrainingConfig
+    from nd_fairseq.criterions.token_unlikelihood import TokenUnlikelihoodConfig
+    from nd_fairseq.criterions.vocab_unlikelihood import VocabUnlikelihoodConfig
     from nd_fairseq.tasks.negative_distillation import NegativeDistillationConfig
 
     out = subprocess.run([sys.executable, "-m", "nd_fairseq"], capture_output=True, text=True, check=True).stdout
     own = []
-    for cls, parent in [(NegativeDistillationConfig, TranslationConfig),
-                        (NegativeDistillationCriterionConfig, LabelSmoothedCrossEntropyCriterionConfig)]:
+    lsce = LabelSmoothedCrossEntropyCriterionConfig
+    for cls, parent in [(NegativeDistillationConfig, TranslationConfig), (NegativeDistillationCriterionConfig, lsce),
+                        (FaceConfig, FairseqDataclass), (VocabUnlikelihoodConfig, lsce),
+                        (TokenUnlikelihoodConfig, lsce), (NegativeTrainingConfig, lsce)]:
         inherited = {f.name for f in dataclasses.fields(parent)}
         # fields read from other groups (omegaconf interpolations such as ${optimization.max_update}) are no flags
         own += [f for f in dataclasses.fields(cls) if f.name not in inherited and not str(f.default).startswith("${")]
-    assert len(own) >= 9
+    assert len(own) >= 22
     for f in own:
         assert f.metadata.get("help", "").strip(), f"{f.name} has no help"
+        assert not (f.type is bool and f.default), f"{f.name}: a bool flag defaulting to True cannot be switched off"
         flag = "--" + f.name.replace("_", "-")
         assert any(line.strip().startswith(flag + " ") for line in out.splitlines()), flag
 def test_teacher_with_nan_weights(databin, teacher_ckpt, tmp_path):

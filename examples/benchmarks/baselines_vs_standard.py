@@ -29,11 +29,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nd_vs_standard import sample_databin  # noqa: E402
 
 CRITERIA = {
-    "standard": ["--criterion", "label_smoothed_cross_entropy"],
+    "standard": ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1"],
     "face": ["--criterion", "face"],
-    "token_unlikelihood": ["--criterion", "token_unlikelihood"],
-    "vocab_unlikelihood": ["--criterion", "vocab_unlikelihood", "--ul-queue-size", "0", "--ul-alpha", "1000"],
-    "negative_training": ["--criterion", "negative_training", "--nt-history", "1"],
+    "token_unlikelihood": ["--criterion", "token_unlikelihood", "--label-smoothing", "0.1"],
+    "vocab_unlikelihood": ["--criterion", "vocab_unlikelihood", "--label-smoothing", "0.1", "--ul-queue-size", "0",
+                           "--ul-alpha", "1000"],
+    "negative_training": ["--criterion", "negative_training", "--label-smoothing", "0.1", "--nt-history", "1"],
 }
 
 
@@ -41,7 +42,7 @@ def build(databin, arch, max_tokens, flags):
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
         databin, "--user-dir", os.path.dirname(nd_fairseq.__file__), "--task", "negative_distillation",
-        "--arch", arch, "--max-tokens", str(max_tokens), "--seed", "1", "--label-smoothing", "0.1", *flags])
+        "--arch", arch, "--max-tokens", str(max_tokens), "--seed", "1", *flags])
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
     return task, cfg

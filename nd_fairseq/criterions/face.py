@@ -38,20 +38,20 @@ class FaceConfig(FairseqDataclass):
                   "largest (renormalised to mean 1; the paper's FACE); 'post': by 1 + how much more often the "
                   "predicted token has been counted than the gold one, over all counts"},
     )
-    face_count_eos: bool = field(
-        default=True,
-        metadata={"help": "count the EOS that ends a response (the reference's clean_preds keeps it)"},
+    face_skip_eos: bool = field(
+        default=False,
+        metadata={"help": "do not count the EOS that ends a response (the reference's clean_preds counts it)"},
     )
     sentence_avg: bool = II("optimization.sentence_avg")
 
 
 @register_criterion("face", dataclass=FaceConfig)
 class FaceCriterion(FairseqCriterion):
-    def __init__(self, task, face_frequency="out", face_weighting="pre", face_count_eos=True, sentence_avg=False):
+    def __init__(self, task, face_frequency="out", face_weighting="pre", face_skip_eos=False, sentence_avg=False):
         super().__init__(task)
         self.frequency = str(face_frequency)
         self.weighting = str(face_weighting)
-        self.count_eos = face_count_eos
+        self.count_eos = not face_skip_eos
         self.sentence_avg = sentence_avg
         vocab = len(task.target_dictionary)
         self.eos = task.target_dictionary.eos()
