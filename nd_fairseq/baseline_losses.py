@@ -13,7 +13,7 @@ candidates.
 import torch
 from torch import Tensor
 
-from .losses import log1m_softmax
+from .losses import log1m_softmax_at
 
 
 def response_token_counts(tokens: Tensor, mask: Tensor, eos: int, vocab_size: int, count_eos: bool = True) -> Tensor:
@@ -85,7 +85,7 @@ def token_unlikelihood(logits: Tensor, target: Tensor, pad: int) -> Tensor:
     Args: logits (B, T, V); target (B, T). Returns: a float32 scalar."""
     candidates = previous_token_candidates(target, pad)
     tokens = target.unsqueeze(1).expand(-1, target.size(1), -1)  # [b, t, s] = y_s
-    log1m = log1m_softmax(logits).gather(-1, tokens)  # log(1 - p_t(y_s))
+    log1m = log1m_softmax_at(logits, tokens)  # log(1 - p_t(y_s))
     return -torch.where(candidates, log1m, 0.0).sum()
 
 
@@ -120,7 +120,7 @@ def vocab_unlikelihood(logits: Tensor, generated: Tensor, weights: Tensor, mask:
     mask (B, T) True at generated tokens. Returns: (float32 scalar, long scalar)."""
     token_weights = weights[generated]
     penalised = mask & (token_weights != 0)
-    log1m = log1m_softmax(logits).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+    log1m = log1m_softmax_at(logits, generated.unsqueeze(-1)).squeeze(-1)
     return -torch.where(penalised, token_weights * log1m, 0.0).sum(), penalised.sum()
 
 

@@ -4,7 +4,7 @@ Each is the formula as written, differentiated by autograd, with its shapes docu
 criterion's non-fused path calls them, and tests compare them with loops written from the
 paper. ``criterions/fused_output_layer.py`` is an accelerator of the output-layer pair
 (label-smoothed NLL + Eq. 6) and is tested against these. The token-level pieces
-(``log1m_softmax``, ``per_sample_mean``) are shared with the baselines' losses.
+(``log1m_softmax``, ``log1m_softmax_at``, ``per_sample_mean``) are shared with the baselines' losses.
 """
 import math
 from typing import Optional
@@ -67,6 +67,19 @@ def soft_unlikelihood(student_logits: Tensor, teacher_logits: Tensor, mask: Tens
     return torch.where(mask, per_position, 0.0).sum()
 
 
+def log1m_softmax_at(logits: Tensor, index: Tensor) -> Tensor:
+    """``log1m_softmax(logits).gather(-1, index)`` without the (..., V) result: the same
+    exactness (the arg-max entry through the logsumexp of the others), one log-softmax pass.
+    Args: logits (..., V); index long (..., K). Returns: (..., K) float32."""
+    lp = F.log_softmax(logits.float(), dim=-1)
+    top = lp.argmax(dim=-1, keepdim=True)
+    at_top = torch.logsumexp(lp.scatter(-1, top, float("-inf")), dim=-1, keepdim=True)  # log(1 - p_top)
+    picked = lp.gather(-1, index)
+    # elsewhere p <= 1/2, where log1p(-p) is exact; the top's value is not used there (nor its gradient)
+    rest = torch.log1p(-torch.where(index == top, 0.0, picked.exp()))
+    return torch.where(index == top, at_top.expand_as(picked), rest)
+
+
 def one_hot_unlikelihood(student_logits: Tensor, negative_tokens: Tensor, mask: Tensor,
                          temperature: float = 1.0) -> Tensor:
     """Eq. 6 with a one-hot p_N: -sum over valid positions t of log(1 - p_S(n_t)), the
@@ -85,7 +98,7 @@ def one_hot_unlikelihood(student_logits: Tensor, negative_tokens: Tensor, mask: 
     if temperature <= 0:
         raise ValueError(f"one_hot_unlikelihood: temperature must be > 0, got {temperature}")
     index = torch.where(mask, negative_tokens, 0).unsqueeze(-1)
-    per_position = -log1m_softmax(student_logits.float() / temperature).gather(-1, index).squeeze(-1)
+    per_position = -log1m_softmax_at(student_logits.float() / temperature, index).squeeze(-1)
     return torch.where(mask, per_position, 0.0).sum()
 
 

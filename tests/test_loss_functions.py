@@ -291,3 +291,19 @@ def test_one_hot_unlikelihood_matches_loop(t):
     one_hot_unlikelihood(student, negative, mask, temperature=t).backward()
     assert student.grad[0, 0, 5] > 0 and torch.all(student.grad[0, 0, :5] < 0)
     assert torch.all(student.grad[0, 3] == 0) and torch.all(student.grad[1, 2:] == 0)
+
+
+def test_log1m_softmax_at_equals_the_gathered_full_result_also_when_saturated():
+    from nd_fairseq.losses import log1m_softmax, log1m_softmax_at
+    torch.manual_seed(4)
+    logits = torch.randn(2, 3, 9, dtype=torch.float64) * 3
+    logits[0, 0, 4] = 60.0  # p -> 1: log(1 - p) ~ -60, where 1 - p rounds to 0
+    index = torch.tensor([[[4, 1, 4], [0, 8, 2], [3, 3, 5]], [[7, 6, 0], [1, 2, 4], [8, 0, 5]]])
+    full = log1m_softmax(logits).gather(-1, index)
+    at = log1m_softmax_at(logits, index)
+    assert torch.allclose(at, full.float(), rtol=1e-5) and at[0, 0, 0] < -50
+    a = logits.clone().requires_grad_(True)
+    b = logits.clone().requires_grad_(True)
+    log1m_softmax_at(a, index).sum().backward()
+    log1m_softmax(b).gather(-1, index).sum().backward()
+    assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-6)
