@@ -3,8 +3,8 @@
 Each is the formula as written, differentiated by autograd, with its shapes documented; the
 criterion's non-fused path calls them, and tests compare them with loops written from the
 paper. ``criterions/fused_output_layer.py`` is an accelerator of the output-layer pair
-(label-smoothed NLL + Eq. 6) and is tested against these. The token-level pieces
-(``log1m_softmax``, ``log1m_softmax_at``, ``per_sample_mean``) are shared with the baselines' losses.
+(label-smoothed NLL + Eq. 6) and is tested against these. ``log1m_softmax_at`` also serves the
+baselines' unlikelihood losses (``baseline_losses.py``).
 """
 import math
 from typing import Optional
