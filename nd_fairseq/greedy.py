@@ -23,9 +23,11 @@ def greedy_responses(model, net_input, tgt_dict, max_len_b: int = 50) -> Tensor:
     return data_utils.collate_tokens([h[0]["tokens"] for h in hypos], tgt_dict.pad())
 
 
-def forced_decoder_input(responses: Tensor, tgt_dict) -> Tensor:
-    """``prev_output_tokens`` that teacher-force a decoder on ``responses`` (EOS first, as
-    fairseq's collater shifts targets)."""
+def forced_forward(model, net_input, responses: Tensor, tgt_dict):
+    """The model's output on the batch's queries, teacher-forced on ``responses`` (B x T, as
+    ``greedy_responses`` returns them): its decoder input is each response shifted right with
+    EOS first, as fairseq's collater makes it from a target."""
     pad, eos = tgt_dict.pad(), tgt_dict.eos()
     rows = [row[row.ne(pad)] for row in responses]
-    return data_utils.collate_tokens(rows, pad, eos, move_eos_to_beginning=True).to(responses.device)
+    shifted = data_utils.collate_tokens(rows, pad, eos, move_eos_to_beginning=True).to(responses.device)
+    return model(net_input["src_tokens"], net_input["src_lengths"], shifted)

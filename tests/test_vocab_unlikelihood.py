@@ -50,7 +50,7 @@ def test_the_loss_adds_the_mean_unlikelihood_of_the_models_own_greedy_responses(
     model.train()  # dropout is 0 in setup(): the forward passes are deterministic
     sample = first_batch(task)
     _, _, log = criterion(model, sample)  # the first batch is only counted
-    assert "loss_ul_x_sample_size" not in log
+    assert "loss_ul" not in log
     criterion.end_of_update()
     generated = greedy_responses(model, sample["net_input"], dictionary)
     for b in range(4):  # (the loop re-runs the decoder at every step: a few rows suffice)

@@ -22,7 +22,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from omegaconf import II
 
 from ..baseline_losses import face_post_weights, face_pre_weights, response_token_counts, weighted_nll
-from .update_counts import UpdateCounts
+from .update_counts import CountsStateMixin, UpdateCounts
 
 
 @dataclass
@@ -46,7 +46,7 @@ class FaceConfig(FairseqDataclass):
 
 
 @register_criterion("face", dataclass=FaceConfig)
-class FaceCriterion(FairseqCriterion):
+class FaceCriterion(CountsStateMixin, FairseqCriterion):
     def __init__(self, task, face_frequency="out", face_weighting="pre", face_skip_eos=False, sentence_avg=False):
         super().__init__(task)
         self.frequency = str(face_frequency)
@@ -56,15 +56,6 @@ class FaceCriterion(FairseqCriterion):
         vocab = len(task.target_dictionary)
         self.eos = task.target_dictionary.eos()
         self.counts = UpdateCounts(vocab)
-
-    def end_of_update(self):
-        self.counts.end_of_update()
-
-    def training_state(self):
-        return self.counts.state()
-
-    def load_training_state(self, state):
-        self.counts.load(state)
 
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])

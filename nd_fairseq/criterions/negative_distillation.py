@@ -34,6 +34,7 @@ from ..losses import mean_alpha, mrse, one_hot_unlikelihood, progressive_alpha, 
 from ..negative_responses import NegativeResponses
 from ..teacher import DecoderShape, StudentError, TeacherError, TeacherOutput, TeacherOutputs
 from .fused_output_layer import projected_output_layer_losses
+from .term_metrics import log_loss_terms
 
 __all__ = ["NegativeDistillationCriterion", "mrse", "progressive_alpha", "soft_unlikelihood"]
 
@@ -424,11 +425,6 @@ class NegativeDistillationCriterion(LabelSmoothedCrossEntropyCriterion):
         if sample_size > 0:
             alpha = sum(log.get("alpha_x_sample_size", 0) for log in logging_outputs)
             metrics.log_scalar("alpha", alpha / sample_size, sample_size, round=4)
-        # Same units as fairseq's `loss` (per sample_size, divided by ln 2), so that
+        # Same units as fairseq's `loss` (per sample_size, in bits), so that
         # loss = (1 - alpha) loss_mle + alpha (w_pred loss_pred + w_hid loss_hid + w_att loss_att).
-        for key in ("loss_mle", "loss_pred", "loss_hid", "loss_att"):
-            logs = [log for log in logging_outputs if key in log]
-            size = sum(log.get("sample_size", 0) for log in logs)
-            if size > 0:
-                value = sum(log[key] for log in logs)
-                metrics.log_scalar(key, value / size / math.log(2), size, round=4)
+        log_loss_terms(logging_outputs, ("loss_mle", "loss_pred", "loss_hid", "loss_att"))

@@ -19,7 +19,6 @@ Where this differs from the reference, and why:
 The history is saved in checkpoints and restored on resume (``tasks/criterion_state.py``).
 Validation reports L_mle only. The paper refines a trained Standard model with it.
 """
-import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -31,11 +30,11 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterionConfig,
 )
 from fairseq.distributed import utils as distributed_utils
-from fairseq.logging import metrics
 
 from ..baseline_losses import frequent_responses, negative_log_likelihood
 from ..errors import ConfigError
-from ..greedy import forced_decoder_input, greedy_responses
+from ..greedy import forced_forward, greedy_responses
+from .term_metrics import log_counts, log_loss_terms
 
 
 @dataclass
@@ -105,25 +104,19 @@ class NegativeTrainingCriterion(LabelSmoothedCrossEntropyCriterion):
                                         device=generated.device)
                 logging_output["negative_responses"] = int(negative.sum())
                 if negative.any():
-                    forced = model(sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"],
-                                   forced_decoder_input(generated, self.tgt_dict))
+                    forced = forced_forward(model, sample["net_input"], generated, self.tgt_dict)
                     lprobs = model.get_normalized_probs(forced, log_probs=True)
                     neg = negative_log_likelihood(lprobs, generated, negative, mask, self.tgt_dict.eos(),
                                                   self.eos_weight)
                     # per generated token, as the reference; fairseq divides the sum by sample_size
                     neg_per_token = neg / mask.sum()
                     loss = loss + neg_per_token * sample_size
-                    logging_output["loss_neg_x_sample_size"] = (neg_per_token * sample_size).data
+                    logging_output["loss_neg"] = (neg_per_token * sample_size).data
         logging_output["loss"] = loss.data
         return loss, sample_size, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
         super().reduce_metrics(logging_outputs)
-        size = sum(log.get("sample_size", 0) for log in logging_outputs)
-        if size > 0 and any("loss_neg_x_sample_size" in log for log in logging_outputs):
-            value = sum(log.get("loss_neg_x_sample_size", 0) for log in logging_outputs)
-            metrics.log_scalar("loss_neg", value / size / math.log(2), size, round=4)
-        if any("negative_responses" in log for log in logging_outputs):
-            negatives = sum(log.get("negative_responses", 0) for log in logging_outputs)
-            metrics.log_scalar_sum("negative_responses", negatives)
+        log_loss_terms(logging_outputs, ("loss_neg",))
+        log_counts(logging_outputs, ("negative_responses",))

@@ -9,7 +9,6 @@ the candidates are the previous tokens of the same response only (not of the who
 and log(1 - p) is computed exactly (``log1m_softmax``) instead of clamping 1 - p at 1e-5.
 L_mle is fairseq's label-smoothed cross entropy (the reference has none: --label-smoothing 0).
 """
-import math
 from dataclasses import dataclass, field
 
 from fairseq.criterions import register_criterion
@@ -17,10 +16,10 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
 )
-from fairseq.logging import metrics
 
 from ..baseline_losses import token_unlikelihood
 from ..errors import ConfigError
+from .term_metrics import log_loss_terms
 
 
 @dataclass
@@ -55,7 +54,4 @@ class TokenUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
         super().reduce_metrics(logging_outputs)
-        size = sum(log.get("sample_size", 0) for log in logging_outputs)
-        if size > 0:
-            value = sum(log.get("loss_ul", 0) for log in logging_outputs)
-            metrics.log_scalar("loss_ul", value / size / math.log(2), size, round=4)
+        log_loss_terms(logging_outputs, ("loss_ul",))

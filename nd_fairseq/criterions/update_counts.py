@@ -33,3 +33,17 @@ class UpdateCounts:
     def load(self, state: dict) -> None:
         self.total = state["counts"].clone()
         self.pending = state["pending"].clone()
+
+
+class CountsStateMixin:
+    """The state protocol of ``tasks/criterion_state.py`` for a criterion whose state is
+    ``self.counts``, an ``UpdateCounts``."""
+
+    def end_of_update(self) -> None:
+        self.counts.end_of_update()
+
+    def training_state(self) -> dict:
+        return self.counts.state()
+
+    def load_training_state(self, state) -> None:
+        self.counts.load(state)

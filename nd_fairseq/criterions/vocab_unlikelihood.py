@@ -16,7 +16,6 @@ updates (the reference adds the current batch first), summed over DDP workers, s
 checkpoints and restored on resume (``update_counts.py``). Validation reports L_mle only.
 The paper refines a trained Standard model with alpha = 1000 (``--restore-file ... --reset-optimizer``).
 """
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -26,12 +25,12 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterionConfig,
 )
 from fairseq.dataclass import ChoiceEnum
-from fairseq.logging import metrics
 
 from ..baseline_losses import over_production_weights, vocab_unlikelihood
 from ..errors import ConfigError
-from ..greedy import forced_decoder_input, greedy_responses
-from .update_counts import UpdateCounts
+from ..greedy import forced_forward, greedy_responses
+from .term_metrics import log_counts, log_loss_terms
+from .update_counts import CountsStateMixin, UpdateCounts
 
 
 @dataclass
@@ -52,7 +51,7 @@ class VocabUnlikelihoodConfig(LabelSmoothedCrossEntropyCriterionConfig):
 
 
 @register_criterion("vocab_unlikelihood", dataclass=VocabUnlikelihoodConfig)
-class VocabUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
+class VocabUnlikelihoodCriterion(CountsStateMixin, LabelSmoothedCrossEntropyCriterion):
     def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
                  ul_alpha=1.0, ul_weighting="logdiff", ul_threshold=1e-3, ul_queue_size=32, ul_max_len_b=50):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
@@ -64,15 +63,6 @@ class VocabUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
         self.vocab = len(self.tgt_dict)
         # generated counts, human counts, batches counted
         self.counts = UpdateCounts(2 * self.vocab + 1)
-
-    def end_of_update(self):
-        self.counts.end_of_update()
-
-    def training_state(self):
-        return self.counts.state()
-
-    def load_training_state(self, state):
-        self.counts.load(state)
 
     def batch_counts(self, generated, target):
         """This batch's generated and human token counts, and 1 for the batch."""
@@ -99,24 +89,17 @@ class VocabUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
             if total[-1] >= self.queue_size:
                 weights = over_production_weights(total[:self.vocab], total[self.vocab:-1], self.weighting,
                                                   self.threshold)
-                forced = model(sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"],
-                               forced_decoder_input(generated, self.tgt_dict))
+                forced = forced_forward(model, sample["net_input"], generated, self.tgt_dict)
                 ul_sum, penalised = vocab_unlikelihood(forced[0], generated, weights, generated.ne(self.padding_idx))
                 ul_mean = ul_sum / penalised.clamp(min=1)
                 # L_mle is a sum that fairseq divides by sample_size; the UL mean joins it per token
                 loss = mle_loss + self.alpha * ul_mean * sample_size
-                logging_output.update(loss_ul_x_sample_size=(ul_mean * sample_size).data,
-                                      penalised_tokens=int(penalised))
+                logging_output.update(loss_ul=(ul_mean * sample_size).data, penalised_tokens=int(penalised))
         logging_output["loss"] = loss.data
         return loss, sample_size, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
         super().reduce_metrics(logging_outputs)
-        size = sum(log.get("sample_size", 0) for log in logging_outputs)
-        if size > 0 and any("loss_ul_x_sample_size" in log for log in logging_outputs):
-            value = sum(log.get("loss_ul_x_sample_size", 0) for log in logging_outputs)
-            metrics.log_scalar("loss_ul", value / size / math.log(2), size, round=4)
-        for key in ("generated_tokens", "penalised_tokens"):
-            if any(key in log for log in logging_outputs):
-                metrics.log_scalar_sum(key, sum(log.get(key, 0) for log in logging_outputs))
+        log_loss_terms(logging_outputs, ("loss_ul",))  # the mean UL per penalised token, weighted as L_mle
+        log_counts(logging_outputs, ("generated_tokens", "penalised_tokens"))
