@@ -1,4 +1,4 @@
-"""Checkpointing a criterion's state that lives across updates (FACE's token counts).
+"""Checkpointing a criterion's state that lives across updates (the baselines' counts and histories).
 
 fairseq's trainer saves and restores a criterion only when it has parameters, and giving it a
 frozen one would make the trainer wrap it in DistributedDataParallel, which refuses modules

@@ -12,7 +12,7 @@ Outside training (fairseq-validate) the student comes from its checkpoint withou
 the first validation step loads the one ``--teacher-path`` names (the training run's path
 unless given again) if that file exists; otherwise the criterion reports its MLE losses only.
 
-A criterion with state across updates (FACE's counts) is checkpointed through the task's
+A criterion with state across updates (FACE, UL, NT) is checkpointed through the task's
 state and restored when a run resumes (``criterion_state.py``).
 """
 import logging
