@@ -68,6 +68,7 @@ done
 python -m nd_eval.results --outputs "$work/outputs" --ref "$work/data/text/test.tgt" \
   --train "$work/data/text/train.tgt" --json-out "$work/results.json"
 echo "== a few test queries and the greedy responses (Standard | ND):"
-paste "$work/data/text/test.src" "$work/outputs/standard.greedy.txt" "$work/outputs/nd.greedy.txt" | head -5 |
+# sed reads the whole input: head would leave paste to die of SIGPIPE, fatal under pipefail (exit 141)
+paste "$work/data/text/test.src" "$work/outputs/standard.greedy.txt" "$work/outputs/nd.greedy.txt" | sed -n 1,5p |
   awk -F'\t' '{print "   query:    " $1 "\n   standard: " $2 "\n   nd:       " $3}'
 echo "done; outputs, logs and results in $work"

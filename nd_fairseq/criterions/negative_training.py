@@ -65,9 +65,11 @@ class NegativeTrainingCriterion(LabelSmoothedCrossEntropyCriterion):
         """After the optimizer step, on every DDP worker: the update's responses (all workers')
         join the history, which keeps the last --nt-history updates."""
         responses = self.pending
-        if dist.is_available() and dist.is_initialized() and distributed_utils.get_data_parallel_world_size() > 1:
-            gathered = distributed_utils.all_gather_list(responses, group=distributed_utils.get_data_parallel_group(),
-                                                         max_size=1 << 24)
+        world = distributed_utils.get_data_parallel_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if world > 1:
+            # torch's object gather (fairseq's all_gather_list allocates a CUDA buffer, so no CPU runs)
+            gathered = [None] * world
+            dist.all_gather_object(gathered, responses, group=distributed_utils.get_data_parallel_group())
             responses = [r for part in gathered for r in part]
         update = Counter(responses)
         self.history.append(update)
