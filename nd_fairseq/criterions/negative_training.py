@@ -34,6 +34,7 @@ from fairseq.distributed import utils as distributed_utils
 from ..baseline_losses import frequent_responses, negative_log_likelihood
 from ..errors import ConfigError
 from ..greedy import forced_forward, greedy_responses
+from .mle_part import mle_part
 from .term_metrics import log_counts, log_loss_terms
 
 
@@ -89,11 +90,7 @@ class NegativeTrainingCriterion(LabelSmoothedCrossEntropyCriterion):
         self.pending = [tuple(r) for r in state["pending"]]
 
     def forward(self, model, sample, reduce=True):
-        net_output = model(**sample["net_input"])
-        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
-        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
-        logging_output = {"nll_loss": nll_loss.data, "ntokens": sample["ntokens"],
-                          "nsentences": sample["target"].size(0), "sample_size": sample_size}
+        _, mle_loss, sample_size, logging_output = mle_part(self, model, sample)
         loss = self.pos_weight * mle_loss
         if model.training:
             generated = greedy_responses(model, sample["net_input"], self.tgt_dict, self.max_len_b)

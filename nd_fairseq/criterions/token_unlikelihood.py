@@ -19,6 +19,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 
 from ..baseline_losses import token_unlikelihood
 from ..errors import ConfigError
+from .mle_part import mle_part
 from .term_metrics import log_loss_terms
 
 
@@ -40,15 +41,10 @@ class TokenUnlikelihoodCriterion(LabelSmoothedCrossEntropyCriterion):
         self.ul_alpha = ul_alpha
 
     def forward(self, model, sample, reduce=True):
-        net_output = model(**sample["net_input"])
-        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
+        net_output, mle_loss, sample_size, logging_output = mle_part(self, model, sample)
         ul_loss = token_unlikelihood(net_output[0], model.get_targets(sample, net_output), self.padding_idx)
         loss = mle_loss + self.ul_alpha * ul_loss
-        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
-        logging_output = {
-            "loss": loss.data, "nll_loss": nll_loss.data, "loss_ul": ul_loss.data, "ntokens": sample["ntokens"],
-            "nsentences": sample["target"].size(0), "sample_size": sample_size,
-        }
+        logging_output.update(loss=loss.data, loss_ul=ul_loss.data)
         return loss, sample_size, logging_output
 
     @classmethod

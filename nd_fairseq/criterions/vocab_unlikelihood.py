@@ -29,6 +29,7 @@ from fairseq.dataclass import ChoiceEnum
 from ..baseline_losses import over_production_weights, vocab_unlikelihood
 from ..errors import ConfigError
 from ..greedy import forced_forward, greedy_responses
+from .mle_part import mle_part
 from .term_metrics import log_counts, log_loss_terms
 from .update_counts import CountsStateMixin, UpdateCounts
 
@@ -74,11 +75,7 @@ class VocabUnlikelihoodCriterion(CountsStateMixin, LabelSmoothedCrossEntropyCrit
         return counts
 
     def forward(self, model, sample, reduce=True):
-        net_output = model(**sample["net_input"])
-        mle_loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=True)
-        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
-        logging_output = {"nll_loss": nll_loss.data, "ntokens": sample["ntokens"],
-                          "nsentences": sample["target"].size(0), "sample_size": sample_size}
+        _, mle_loss, sample_size, logging_output = mle_part(self, model, sample)
         loss = mle_loss
         if model.training:
             generated = greedy_responses(model, sample["net_input"], self.tgt_dict, self.max_len_b)
