@@ -1,5 +1,6 @@
 """The shell scripts a user runs: --help, set-up misuse, the test runner's file argument."""
 import os
+import shlex
 import subprocess
 
 import pytest
@@ -26,6 +27,29 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()[-1]
     assert last == "error: SYSTEMS: unknown system 'nd-wo-everything' (run.sh --help lists them)"
+    assert not (tmp_path / "work").exists()
+
+
+RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
+                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "ul", "nt"]
+
+
+@pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
+def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
+    """Each system's command, as run.sh would run it, parses with fairseq-train's own parser
+    (a flag that its criterion lacks, e.g. --label-smoothing for FACE, is refused there)."""
+    from fairseq import options
+
+    out = bash("examples/dailydialog/run.sh", str(tmp_path), config, str(tmp_path / "work"),
+               env={**os.environ, "SYSTEMS": " ".join(RUN_SH_SYSTEMS), "PRINT_TRAINING": "1"})
+    assert out.returncode == 0, out.stderr
+    commands = [shlex.split(line) for line in out.stdout.splitlines()]
+    trained = {os.path.basename(cmd[cmd.index("--save-dir") + 1]) for cmd in commands}
+    assert trained == set(RUN_SH_SYSTEMS)
+    for cmd in commands:
+        assert cmd[0] == "fairseq-train"
+        args = options.parse_args_and_arch(options.get_training_parser(), cmd[1:])
+        assert args.task == "negative_distillation"
     assert not (tmp_path / "work").exists()
 
 

@@ -1,6 +1,6 @@
 # The fairseq flags of each configuration of the DailyDialog experiment, shared by run.sh and
 # study.sh: source it with $config set; it sets model, optim, common (= model, optim and the
-# shared flags), nd, teacher_epochs, student_epochs, gen_batch, decodings, the students'
+# shared flags), smoothing (the criteria's label smoothing), nd, teacher_epochs, student_epochs, gen_batch, decodings, the students'
 # checkpoint rule (average, save_every) and the refinement of UL and NT (refine_*).
 #
 # The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
@@ -56,6 +56,7 @@ case $config in
     decodings=(greedy beam5) ;;
   *) echo "unknown config '$config' (cpu, gpu or paper)" >&2; exit 2 ;;
 esac
-shared=(--label-smoothing 0.1 --seed 1 --num-workers 0 --no-progress-bar --log-format json --log-interval 50
+shared=(--seed 1 --num-workers 0 --no-progress-bar --log-format json --log-interval 50
         --best-checkpoint-metric loss)
 common=("${model[@]}" "${optim[@]}" "${shared[@]}")
+smoothing=(--label-smoothing 0.1)  # L_mle's (the paper's); not for FACE and AdaLabel, whose references have none

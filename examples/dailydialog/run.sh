@@ -23,7 +23,8 @@
 # Variants: ND_EXTRA="--nd-hid-weight 14" adds flags to the ND student's training; RESULTS_DIR
 # (default: WORK_DIR/results; examples/dailydialog replaces the committed results) receives
 # outputs/, results.json and nd_training.png; PAPER_HOURS bounds each training of the paper
-# configuration (fairseq's --stop-time-hours).
+# configuration (fairseq's --stop-time-hours); PRINT_TRAINING=1 prints the fairseq-train command
+# of each system (and of what it needs) and does nothing else.
 set -euo pipefail
 case ${1:-} in -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 data=$(cd "${1:?usage: run.sh DATA_DIR [cpu|gpu|paper] [WORK_DIR]}" && pwd)
@@ -54,6 +55,10 @@ step() {  # step NAME COMMAND...: run once, log its wall time
 
 train() {  # train NAME DATA EPOCHS ARGS... (the model, optimizer and shared flags among ARGS)
   local name=$1 bin=$2 epochs=$3; shift 3
+  if [ -n "${PRINT_TRAINING:-}" ]; then
+    printf '%q ' fairseq-train "$bin" --user-dir "$user_dir" --task negative_distillation --save-dir "$work/$name" \
+      --max-epoch "$epochs" --no-epoch-checkpoints "${limit[@]}" "$@"; echo; return
+  fi
   fairseq-train "$bin" --user-dir "$user_dir" --task negative_distillation --save-dir "$work/$name" \
     --max-epoch "$epochs" --no-epoch-checkpoints --tensorboard-logdir "$work/tensorboard/$name" \
     "${limit[@]}" "$@" 2>&1 | tee -a "$work/logs/$name.log" | python -u -m nd_eval.progress \
@@ -70,11 +75,12 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
   case $1 in
     teacher|teacher-bottom)
       bin=bin-negative; [ "$1" = teacher-bottom ] && bin=bin-bottom
-      epochs=$teacher_epochs; args=(--criterion label_smoothed_cross_entropy) ;;
-    standard) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion label_smoothed_cross_entropy) ;;
+      epochs=$teacher_epochs; args=(--criterion label_smoothed_cross_entropy "${smoothing[@]}") ;;
+    standard) bin=bin; epochs=$student_epochs
+      args=("${keep[@]}" --criterion label_smoothed_cross_entropy "${smoothing[@]}") ;;
     nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom)
       bin=bin; epochs=$student_epochs; teacher_of=teacher
-      args=("${keep[@]}" --criterion negative_distillation "${nd[@]}")
+      args=("${keep[@]}" --criterion negative_distillation "${smoothing[@]}" "${nd[@]}")
       case $1 in
         nd) args+=("${nd_extra[@]}") ;;
         nd-wo-*) args+=("--nd-${1#nd-wo-}-weight" 0) ;;
@@ -83,17 +89,21 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
       esac ;;
-    face) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face) ;;
+    face) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face) ;;  # no smoothing, as its reference
     ul|nt)
       bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
-      args=("${refine[@]}")
+      args=("${refine[@]}" "${smoothing[@]}")
       if [ "$1" = ul ]; then args+=(--criterion vocab_unlikelihood --ul-alpha 1000)
       else args+=(--criterion negative_training); fi ;;
     *) echo "error: SYSTEMS: unknown system '$1' (run.sh --help lists them)" >&2; exit 2 ;;
   esac
 }
 for system in "${systems[@]}"; do recipe "$system"; done  # unknown names fail before any work
-mkdir -p "$work/logs"
+if [ -n "${PRINT_TRAINING:-}" ]; then
+  step() { if [ "$2" = train ]; then shift; "$@"; fi; }  # every training printed, done or not; nothing else
+else
+  mkdir -p "$work/logs"
+fi
 step preprocess bash "$root/preprocess/prepare_dailydialog.sh" "$data" "$work/data"
 is_student() { [[ $1 != teacher* ]]; }
 checkpoint() {  # checkpoint SYSTEM: the file decoded
@@ -104,7 +114,7 @@ ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, ave
   [ -z "$teacher_of" ] || ready "$teacher_of"
   [ -z "$refines" ] || ready "$refines"
   recipe "$1"
-  [ -d "$work/data/$bin" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
+  [ -d "$work/data/$bin" ] || [ -n "${PRINT_TRAINING:-}" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
                                 exit 1; }
   local from=()
   [ -z "$teacher_of" ] || from=(--teacher-path "$work/$teacher_of/checkpoint_best.pt")
@@ -117,6 +127,7 @@ ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, ave
   fi
 }
 for system in "${systems[@]}"; do ready "$system"; done
+[ -z "${PRINT_TRAINING:-}" ] || exit 0
 
 decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-set order
   local beam=1 out="$results/outputs/$1.$2.txt" log="$work/logs/generate.$1.$2.log"

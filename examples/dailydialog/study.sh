@@ -23,7 +23,7 @@ if [ ! -f "$work/$name.trained" ]; then
   echo "== train $name ($(date -u +%H:%M:%S))"
   start=$SECONDS
   fairseq-train "$bin" --user-dir "$root/nd_fairseq" --save-dir "$work/$name" --max-epoch "$epochs" \
-    "${common[@]}" --save-interval-updates "$save_every" --keep-interval-updates -1 "$@" \
+    "${common[@]}" "${smoothing[@]}" --save-interval-updates "$save_every" --keep-interval-updates -1 "$@" \
     >"$work/logs/$name.log" 2>&1 || { tail -20 "$work/logs/$name.log" >&2; exit 1; }
   echo -e "$name\t$((SECONDS - start))" >>"$work/study/timing.tsv"
   touch "$work/$name.trained"
