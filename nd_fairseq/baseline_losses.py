@@ -9,6 +9,8 @@ Negative training (He & Glass, ACL 2020; cloudygoose/negativetraining_acl2020
 Token-level unlikelihood (Welleck et al., ICLR 2020; ``custom/candidate_penalty_ce_loss.py``
 of facebookresearch/unlikelihood_training): the response's previous tokens as negative
 candidates.
+AdaLabel (Wang et al., ACL 2021; lemon234071/AdaLabel ``onmt/utils/loss.py``, ``AdaLabLoss``):
+adaptive label smoothing, its smoothing distribution from an auxiliary decoder.
 """
 import torch
 from torch import Tensor
@@ -141,3 +143,46 @@ def negative_log_likelihood(lprobs: Tensor, responses: Tensor, negative: Tensor,
     weights = torch.where(responses == eos, eos_weight, 1.0)
     keep = mask & negative.unsqueeze(1)
     return torch.where(keep, weights * logp, 0.0).sum()
+
+
+def adalabel_smoothing_distribution(scores: Tensor, target: Tensor, padding_idx: int, temperature: float = 1.5,
+                                    last_rank: int = 500) -> Tensor:
+    """AdaLabel's v: softmax(scores / temperature) over the tokens ranked 2..last_rank once the
+    gold token and padding are left out (the top-ranked one is dropped too, as the reference's
+    ``_get_v`` with top_head 2, top_tail 500).
+
+    Args: scores (N, V), the auxiliary decoder's logits at N target positions; target (N,).
+    Returns: (N, V), each row a distribution, zero at the gold token, padding, rank 1 and beyond last_rank.
+    """
+    v = scores / temperature
+    v = v.scatter(1, target[:, None], float("-inf"))
+    v[:, padding_idx] = float("-inf")
+    k = min(last_rank, v.size(1))
+    kth = v.topk(k, dim=1).values[:, -1:]
+    v = v.masked_fill(v < kth, float("-inf"))
+    second = v.topk(2, dim=1).values[:, -1:]
+    v = v.masked_fill(v > second, float("-inf"))
+    return v.softmax(dim=1)
+
+
+def adalabel_epsilon(lprobs: Tensor, target: Tensor, v: Tensor, margin: float = 0.2, power: float = 2.0) -> Tensor:
+    """AdaLabel's smoothing weight of each position, from the model's (detached) distribution p:
+    eps = (p_y / p_max)^power * min(1 - p_max, 1 / (1 + max v) - margin).
+
+    Args: lprobs (N, V) log-probabilities; target (N,); v (N, V) from adalabel_smoothing_distribution.
+    Returns: (N,).
+    """
+    probs = lprobs.detach().exp()
+    p_max = probs.max(dim=1).values
+    p_gold = probs.gather(1, target[:, None]).squeeze(1)
+    bound = 1 / (1 + v.max(dim=1).values) - margin
+    return (p_gold / p_max).pow(power) * torch.minimum(1 - p_max, bound)
+
+
+def adalabel_loss(lprobs: Tensor, target: Tensor, epsilon: Tensor, v: Tensor) -> Tensor:
+    """Sum over positions of KL(q || p) with q = (1 - eps) onehot(y) + eps v (v is 0 at y).
+
+    Args: lprobs (N, V); target (N,); epsilon (N,); v (N, V). Returns: a scalar.
+    """
+    q = (epsilon[:, None] * v).scatter(1, target[:, None], (1 - epsilon)[:, None])
+    return torch.nn.functional.kl_div(lprobs, q, reduction="sum")

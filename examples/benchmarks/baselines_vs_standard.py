@@ -7,7 +7,8 @@ backward, Adam step, and the criterion's end-of-update bookkeeping) of every cri
 same batch, in a rotating order, so that load from other processes hits all alike. UL and NT
 are set so that their extra terms are on from the first update (queue 0, history 1), i.e.
 every update decodes the batch greedily, as in a DailyDialog run after its first updates.
-Prints the median seconds per update of each and its ratio to Standard's.
+Prints the median seconds per update of each, its ratio to Standard's and the parameters its
+model adds to Standard's (AdaLabel's auxiliary decoder, trained alongside, unused in generation).
 DATA_BIN defaults to the bundled sample, binarized on the fly.
 """
 import argparse
@@ -35,7 +36,10 @@ CRITERIA = {
     "vocab_unlikelihood": ["--criterion", "vocab_unlikelihood", "--label-smoothing", "0.1", "--ul-queue-size", "0",
                            "--ul-alpha", "1000"],
     "negative_training": ["--criterion", "negative_training", "--label-smoothing", "0.1", "--nt-history", "1"],
+    "adalabel": ["--criterion", "adalabel"],
 }
+# the criteria whose model has extra modules: --arch transformer_nd* -> this, the shared weights copied
+ARCH = {"adalabel": "transformer_adalabel"}
 
 
 def build(databin, arch, max_tokens, flags):
@@ -62,10 +66,16 @@ def main():
     task.load_dataset("train")
     batches = task.get_batch_iterator(task.dataset("train"), max_tokens=args.max_tokens, seed=1).next_epoch_itr(
         shuffle=True)
-    systems = {}
+    systems, extra = {}, {}
     for name, flags in CRITERIA.items():
-        task_i, cfg_i = build(databin, args.arch, args.max_tokens, flags)
-        model = copy.deepcopy(initial).train()
+        arch = args.arch.replace("transformer_nd", ARCH[name], 1) if name in ARCH else args.arch
+        task_i, cfg_i = build(databin, arch, args.max_tokens, flags)
+        if arch == args.arch:
+            model = copy.deepcopy(initial).train()
+        else:
+            model = task_i.build_model(cfg_i.model).train()
+            model.load_state_dict(initial.state_dict(), strict=False)  # the extra modules keep their initialisation
+        extra[name] = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in initial.parameters())
         systems[name] = (model, task_i.build_criterion(cfg_i.criterion), torch.optim.Adam(model.parameters(), lr=1e-4))
     times = {name: [] for name in systems}
     names = list(systems)
@@ -83,10 +93,11 @@ def main():
                 times[name].append(time.perf_counter() - start)
     base = statistics.median(times["standard"])
     print(f"{args.arch}, max_tokens {args.max_tokens}, {args.rounds} rounds, torch threads {torch.get_num_threads()}")
-    print(f"{'criterion':<20} {'s/update':>9} {'vs standard':>12}")
+    print(f"{'criterion':<20} {'s/update':>9} {'vs standard':>12} {'extra parameters':>17}")
     for name in names:
         median = statistics.median(times[name])
-        print(f"{name:<20} {median:>9.3f} {median / base:>11.2f}x")
+        share = extra[name] / sum(p.numel() for p in initial.parameters())
+        print(f"{name:<20} {median:>9.3f} {median / base:>11.2f}x {extra[name]:>9,} ({share:.0%})")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #                                         random D_N responses (Table 9)
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
 #   face                                  the FACE baseline (trained as Standard)
+#   adalabel                              the AdaLabel baseline (trained as Standard, plus its auxiliary decoder)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
@@ -90,6 +91,9 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
       esac ;;
     face) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face) ;;  # no smoothing, as its reference
+    adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
+      bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
+      args=("${keep[@]}" --criterion adalabel) ;;
     ul|nt)
       bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
       args=("${refine[@]}" "${smoothing[@]}")
