@@ -11,6 +11,8 @@ of facebookresearch/unlikelihood_training): the response's previous tokens as ne
 candidates.
 AdaLabel (Wang et al., ACL 2021; lemon234071/AdaLabel ``onmt/utils/loss.py``, ``AdaLabLoss``):
 adaptive label smoothing, its smoothing distribution from an auxiliary decoder.
+CVAE (Zhao et al., ACL 2017; snakeztc/NeuralDialog-CVAE ``models/cvae.py``): the KL between
+recognition and prior networks, its annealing, and the bag-of-words loss.
 """
 import torch
 from torch import Tensor
@@ -186,3 +188,23 @@ def adalabel_loss(lprobs: Tensor, target: Tensor, epsilon: Tensor, v: Tensor) ->
     """
     q = (epsilon[:, None] * v).scatter(1, target[:, None], (1 - epsilon)[:, None])
     return torch.nn.functional.kl_div(lprobs, q, reduction="sum")
+
+
+def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(N(mu_q, diag exp(logvar_q)) || N(mu_p, diag exp(logvar_p))) of each row, the CVAE's
+    (Zhao et al., ACL 2017; NeuralDialog-CVAE ``gaussian_kld``) between recognition and prior.
+    Args: (B, Z) each. Returns: (B,)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(-1)
+
+
+def kl_annealing_weight(update: int, anneal_updates: int) -> float:
+    """The CVAE's KL weight: linear from 0 at update 0 to 1 at ``anneal_updates``, then 1."""
+    return 1.0 if anneal_updates <= 0 else min(1.0, update / anneal_updates)
+
+
+def bag_of_words_nll(bow_logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """The CVAE's bag-of-words loss: -sum over each response's tokens of log softmax(bow_logits)[y],
+    one bag-of-words distribution per response, summed over the batch.
+    Args: bow_logits (B, V); target (B, T); mask (B, T) True at tokens. Returns: a scalar."""
+    lprobs = bow_logits.float().log_softmax(-1).gather(1, target)
+    return -(lprobs * mask).sum()

@@ -31,7 +31,7 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 
 
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
-                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "adalabel", "ul", "nt"]
+                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "adalabel", "cvae", "ul", "nt"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
@@ -51,7 +51,8 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
         args = options.parse_args_and_arch(options.get_training_parser(), cmd[1:])
         assert args.task == "negative_distillation"
         system = os.path.basename(args.save_dir)
-        assert args.arch.startswith("transformer_adalabel" if system == "adalabel" else "transformer_nd"), system
+        assert args.arch.startswith({"adalabel": "transformer_adalabel", "cvae": "transformer_cvae"}.get(
+            system, "transformer_nd")), system
     assert not (tmp_path / "work").exists()
 
 

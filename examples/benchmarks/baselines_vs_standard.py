@@ -8,7 +8,8 @@ same batch, in a rotating order, so that load from other processes hits all alik
 are set so that their extra terms are on from the first update (queue 0, history 1), i.e.
 every update decodes the batch greedily, as in a DailyDialog run after its first updates.
 Prints the median seconds per update of each, its ratio to Standard's and the parameters its
-model adds to Standard's (AdaLabel's auxiliary decoder, trained alongside, unused in generation).
+model adds to Standard's (AdaLabel's auxiliary decoder, trained alongside, unused in generation;
+the CVAE's latent networks).
 DATA_BIN defaults to the bundled sample, binarized on the fly.
 """
 import argparse
@@ -37,9 +38,10 @@ CRITERIA = {
                            "--ul-alpha", "1000"],
     "negative_training": ["--criterion", "negative_training", "--label-smoothing", "0.1", "--nt-history", "1"],
     "adalabel": ["--criterion", "adalabel"],
+    "cvae": ["--criterion", "cvae", "--label-smoothing", "0.1"],
 }
 # the criteria whose model has extra modules: --arch transformer_nd* -> this, the shared weights copied
-ARCH = {"adalabel": "transformer_adalabel"}
+ARCH = {"adalabel": "transformer_adalabel", "cvae": "transformer_cvae"}
 
 
 def build(databin, arch, max_tokens, flags):

@@ -1,7 +1,8 @@
 # The fairseq flags of each configuration of the DailyDialog experiment, shared by run.sh and
 # study.sh: source it with $config set; it sets model, optim, common (= model, optim and the
-# shared flags), smoothing (the criteria's label smoothing), nd, teacher_epochs, student_epochs, gen_batch, decodings, the students'
-# checkpoint rule (average, save_every) and the refinement of UL and NT (refine_*).
+# shared flags), smoothing (the criteria's label smoothing), nd, teacher_epochs, student_epochs,
+# gen_batch, decodings, the students' checkpoint rule (average, save_every), the refinement of UL
+# and NT (refine_*) and the CVAE's KL annealing (cvae_anneal, updates).
 #
 # The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
 # after the run's end (gamma = 1.14 x the run's updates), so alpha rises to 0.87 at the end.
@@ -25,6 +26,7 @@ case $config in
     nd=(--nd-lambda 4 --nd-gamma 2400 --nd-temperature 1)
     average=5; save_every=150
     refine_every=140  # 1 epoch = 701 updates
+    cvae_anneal=1050  # the CVAE's KL weight reaches 1 halfway through the run
     refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00044 --lr-scheduler fixed
                   --max-tokens 2048 --clip-norm 1.0)
     gen_batch=(--max-tokens 8000)
@@ -37,6 +39,7 @@ case $config in
     nd=(--nd-lambda 4 --nd-gamma 2000 --nd-temperature 1)
     average=5; save_every=125  # the cpu rule scaled: 5 checkpoints over the last ~36% of the run
     refine_every=70  # 1 epoch = ~350 updates
+    cvae_anneal=875  # halfway, as cpu
     refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00033 --lr-scheduler fixed
                   --max-tokens 4096 --clip-norm 1.0 --fp16)
     gen_batch=(--max-tokens 32000)
@@ -49,6 +52,7 @@ case $config in
     teacher_epochs=${PAPER_EPOCHS:-100}; student_epochs=${PAPER_EPOCHS:-100}
     nd=(--nd-lambda 4 --nd-gamma 25600 --nd-temperature 1)
     average=0; save_every=0  # the paper's rule: the lowest validation loss
+    cvae_anneal=10000  # the reference's
     refine_every=0  # the lr Standard ends with: 100 epochs (~28,400 updates) are still in the warm-up
     refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.000055 --lr-scheduler fixed
                   --batch-size 256 --fp16)

@@ -17,6 +17,7 @@
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
 #   face                                  the FACE baseline (trained as Standard)
 #   adalabel                              the AdaLabel baseline (trained as Standard, plus its auxiliary decoder)
+#   cvae                                  the CVAE baseline (trained as Standard, plus its latent variable)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
@@ -94,6 +95,9 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
     adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
       args=("${keep[@]}" --criterion adalabel) ;;
+    cvae)
+      bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_cvae}")
+      args=("${keep[@]}" --criterion cvae "${smoothing[@]}" --cvae-kl-anneal-updates "$cvae_anneal") ;;
     ul|nt)
       bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
       args=("${refine[@]}" "${smoothing[@]}")
@@ -138,7 +142,7 @@ decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-
   [ "$2" = beam5 ] && beam=5
   mkdir -p "$results/outputs"
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
-    --path "$work/$1/$(checkpoint "$1")" --gen-subset test --beam "$beam" --max-len-b 50 \
+    --path "$work/$1/$(checkpoint "$1")" --gen-subset test --beam "$beam" --max-len-b 50 --seed 1 \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
   python -m nd_eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
 }

@@ -1,1 +1,1 @@
-from . import adalabel, face, negative_distillation, negative_training, token_unlikelihood, vocab_unlikelihood  # noqa: F401
+from . import adalabel, cvae, face, negative_distillation, negative_training, token_unlikelihood, vocab_unlikelihood  # noqa: F401

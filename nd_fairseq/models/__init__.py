@@ -1,1 +1,1 @@
-from . import transformer_adalabel, transformer_nd  # noqa: F401
+from . import transformer_adalabel, transformer_cvae, transformer_nd  # noqa: F401
