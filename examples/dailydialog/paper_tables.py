@@ -80,7 +80,8 @@ def table(results, title, decoding, columns, rows):
                          + f" | {ratios[0]} | {ratios[1]} |")
     for label, _, paper in rows:
         values = dict(zip(columns, paper))
-        ratios = [f"{values[m] / PAPER_STANDARD[decoding][m]:.2f}x" if m in values else "" for m in ("dist-2", "bleu-4")]
+        paper_standard = PAPER_STANDARD[decoding]
+        ratios = [f"{values[m] / paper_standard[m]:.2f}x" if m in values else "" for m in ("dist-2", "bleu-4")]
         lines.append(f"| {label} | paper | " + " | ".join(f"{v:g}" for v in paper) + f" | {ratios[0]} | {ratios[1]} |")
     return "\n".join(lines)
 
