@@ -14,8 +14,6 @@ main decoder's fairseq configuration (post-norm unless ``--decoder-normalize-bef
 output projection is fairseq's (no bias; tied to the embeddings when the decoder's is, with
 ``--share-decoder-input-output-embed``), where the reference's has a bias and is untied.
 """
-import copy
-
 import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer import TransformerConfig, TransformerDecoderBase, tiny_architecture
@@ -48,7 +46,7 @@ class TransformerAdaLabelModel(TransformerNDModel):
     @classmethod
     def build_model(cls, args, task):
         model = super().build_model(args, task)
-        cfg = copy.deepcopy(TransformerConfig.from_namespace(args))
+        cfg = TransformerConfig.from_namespace(args)  # a fresh config: the decoder's own is not touched
         cfg.decoder.layers = 1  # the reference's auxiliary decoder has one layer
         cfg.decoder.layerdrop = 0.0
         model.bidecoder = NextTokenMaskedDecoder(cfg, task.target_dictionary, model.decoder.embed_tokens)
