@@ -148,46 +148,52 @@ def negative_log_likelihood(lprobs: Tensor, responses: Tensor, negative: Tensor,
 
 
 def adalabel_smoothing_distribution(scores: Tensor, target: Tensor, padding_idx: int, temperature: float = 1.5,
-                                    last_rank: int = 500) -> Tensor:
+                                    last_rank: int = 500) -> tuple[Tensor, Tensor]:
     """AdaLabel's v: softmax(scores / temperature) over the tokens ranked 2..last_rank once the
     gold token and padding are left out (the top-ranked one is dropped too, as the reference's
     ``_get_v`` with top_head 2, top_tail 500).
 
+    v is zero beyond those last_rank - 1 tokens, so it is returned as its support, which keeps
+    the KL and epsilon at (N, last_rank) instead of (N, V): at DailyDialog's 18k words that is
+    what halves AdaLabel's step time (BENCHMARKS.md). The reference drops tokens by thresholds,
+    so it would also keep a token tied exactly with rank last_rank; here exactly those ranks.
+
     Args: scores (N, V), the auxiliary decoder's logits at N target positions; target (N,).
-    Returns: (N, V), each row a distribution, zero at the gold token, padding, rank 1 and beyond last_rank.
+    Returns: probs (N, K) and index (N, K), K = min(last_rank, V) - 1: v[n, index[n, j]] = probs[n, j],
+    v zero elsewhere; probs[:, 0] is v's largest.
     """
-    v = scores / temperature
-    v = v.scatter(1, target[:, None], float("-inf"))
-    v[:, padding_idx] = float("-inf")
-    k = min(last_rank, v.size(1))
-    kth = v.topk(k, dim=1).values[:, -1:]
-    v = v.masked_fill(v < kth, float("-inf"))
-    second = v.topk(2, dim=1).values[:, -1:]
-    v = v.masked_fill(v > second, float("-inf"))
-    return v.softmax(dim=1)
+    ranked = scores.scatter(1, target[:, None], float("-inf"))
+    ranked[:, padding_idx] = float("-inf")
+    top, index = ranked.topk(min(last_rank, ranked.size(1)), dim=1)  # a positive temperature keeps the ranks
+    return (top[:, 1:] / temperature).softmax(dim=1), index[:, 1:]
 
 
-def adalabel_epsilon(lprobs: Tensor, target: Tensor, v: Tensor, margin: float = 0.2, power: float = 2.0) -> Tensor:
+def adalabel_epsilon(lprobs: Tensor, target: Tensor, v_max: Tensor, margin: float = 0.2,
+                     power: float = 2.0) -> Tensor:
     """AdaLabel's smoothing weight of each position, from the model's (detached) distribution p:
     eps = (p_y / p_max)^power * min(1 - p_max, 1 / (1 + max v) - margin).
 
-    Args: lprobs (N, V) log-probabilities; target (N,); v (N, V) from adalabel_smoothing_distribution.
+    Args: lprobs (N, V) log-probabilities; target (N,); v_max (N,), the largest entry of each v.
     Returns: (N,).
     """
-    probs = lprobs.detach().exp()
-    p_max = probs.max(dim=1).values
-    p_gold = probs.gather(1, target[:, None]).squeeze(1)
-    bound = 1 / (1 + v.max(dim=1).values) - margin
-    return (p_gold / p_max).pow(power) * torch.minimum(1 - p_max, bound)
+    lprobs = lprobs.detach()
+    p_max = lprobs.max(dim=1).values.exp()
+    p_gold = lprobs.gather(1, target[:, None]).squeeze(1).exp()
+    return (p_gold / p_max).pow(power) * torch.minimum(1 - p_max, 1 / (1 + v_max) - margin)
 
 
-def adalabel_loss(lprobs: Tensor, target: Tensor, epsilon: Tensor, v: Tensor) -> Tensor:
-    """Sum over positions of KL(q || p) with q = (1 - eps) onehot(y) + eps v (v is 0 at y).
+def adalabel_loss(lprobs: Tensor, target: Tensor, epsilon: Tensor, v_probs: Tensor, v_index: Tensor) -> Tensor:
+    """Sum over positions of KL(q || p) = sum_c q_c (log q_c - log p_c), with
+    q = (1 - eps) onehot(y) + eps v; v (zero at y) given by its support, as
+    adalabel_smoothing_distribution returns it; 0 log 0 = 0.
 
-    Args: lprobs (N, V); target (N,); epsilon (N,); v (N, V). Returns: a scalar.
+    Args: lprobs (N, V); target (N,); epsilon (N,); v_probs, v_index (N, K). Returns: a scalar.
     """
-    q = (epsilon[:, None] * v).scatter(1, target[:, None], (1 - epsilon)[:, None])
-    return torch.nn.functional.kl_div(lprobs, q, reduction="sum")
+    q_gold = 1 - epsilon
+    q_rest = epsilon[:, None] * v_probs
+    gold = torch.xlogy(q_gold, q_gold) - q_gold * lprobs.gather(1, target[:, None]).squeeze(1)
+    rest = torch.xlogy(q_rest, q_rest) - q_rest * lprobs.gather(1, v_index)
+    return gold.sum() + rest.sum()
 
 
 def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:

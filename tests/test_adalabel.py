@@ -29,23 +29,29 @@ def v_by_loop(scores, target, temperature, last_rank):
     return torch.tensor(rows, dtype=torch.float64)
 
 
+def dense(v_probs, v_index, vocab):
+    return torch.zeros(v_probs.size(0), vocab, dtype=v_probs.dtype).scatter(1, v_index, v_probs)
+
+
 def test_v_keeps_ranks_two_to_last_rank_without_gold_and_padding():
     torch.manual_seed(0)
     scores = torch.randn(6, 12, dtype=torch.float64) * 3
     target = torch.tensor([0, 3, 5, 11, 2, 7])
     for last_rank in (4, 500):
-        got = adalabel_smoothing_distribution(scores, target, PAD, 1.5, last_rank)
-        assert torch.allclose(got, v_by_loop(scores, target, 1.5, last_rank), atol=1e-12)
-    got = adalabel_smoothing_distribution(scores, target, PAD, 1.5, 4)
-    assert ((got > 0).sum(1) == 3).all()  # ranks 2, 3 and 4
+        probs, index = adalabel_smoothing_distribution(scores, target, PAD, 1.5, last_rank)
+        assert torch.allclose(dense(probs, index, 12), v_by_loop(scores, target, 1.5, last_rank), atol=1e-12)
+        assert (probs[:, 0] == probs.max(1).values).all()
+    probs, index = adalabel_smoothing_distribution(scores, target, PAD, 1.5, 4)
+    assert probs.shape == (6, 3) and (probs > 0).all()  # ranks 2, 3 and 4
 
 
 def test_epsilon_and_the_loss_match_loops():
     torch.manual_seed(1)
     lprobs = (torch.randn(5, 9, dtype=torch.float64) * 2).log_softmax(-1)
     target = torch.tensor([0, 2, 4, 8, 3])
-    v = adalabel_smoothing_distribution(torch.randn(5, 9, dtype=torch.float64), target, PAD, 1.5, 6)
-    eps = adalabel_epsilon(lprobs, target, v, margin=0.2)
+    v_probs, v_index = adalabel_smoothing_distribution(torch.randn(5, 9, dtype=torch.float64), target, PAD, 1.5, 6)
+    v = dense(v_probs, v_index, 9)
+    eps = adalabel_epsilon(lprobs, target, v_probs[:, 0], margin=0.2)
     total = 0.0
     for n in range(5):
         p = lprobs[n].exp().tolist()
@@ -56,16 +62,28 @@ def test_epsilon_and_the_loss_match_loops():
             q = 1 - expected if c == target[n] else expected * v[n, c].item()
             if q > 0:
                 total += q * (math.log(q) - lprobs[n, c].item())
-    assert adalabel_loss(lprobs, target, eps, v).item() == pytest.approx(total, rel=1e-10)
+    assert adalabel_loss(lprobs, target, eps, v_probs, v_index).item() == pytest.approx(total, rel=1e-10)
+
+
+def test_the_loss_gradient_is_the_dense_kl_s():
+    torch.manual_seed(2)
+    logits = torch.randn(4, 30, dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([3, 0, 29, 7])
+    v_probs, v_index = adalabel_smoothing_distribution(torch.randn(4, 30, dtype=torch.float64), target, PAD, 1.5, 10)
+    eps = torch.tensor([0.0, 0.1, 0.3, 1.0], dtype=torch.float64)  # 0 and 1: the 0 log 0 ends
+    sparse_grad, = torch.autograd.grad(adalabel_loss(logits.log_softmax(-1), target, eps, v_probs, v_index), logits)
+    q = (eps[:, None] * dense(v_probs, v_index, 30)).scatter(1, target[:, None], (1 - eps)[:, None])
+    dense_grad, = torch.autograd.grad(torch.nn.functional.kl_div(logits.log_softmax(-1), q, reduction="sum"), logits)
+    assert torch.allclose(sparse_grad, dense_grad, atol=1e-12)
 
 
 def test_by_hand_a_confident_correct_model_gets_the_bound():
-    # p = (.7, .2, .1), gold 0: eps = 1 * min(.3, 1 / (1 + .6) - .2 = .425) = .3
+    # p = (.7, .2, .1), gold 0, max v = .6: eps = 1 * min(.3, 1 / (1 + .6) - .2 = .425) = .3
     lprobs = torch.tensor([[0.7, 0.2, 0.1]], dtype=torch.float64).log()
-    v = torch.tensor([[0.0, 0.6, 0.4]], dtype=torch.float64)
-    assert adalabel_epsilon(lprobs, torch.tensor([0]), v).item() == pytest.approx(0.3)
+    v_max = torch.tensor([0.6], dtype=torch.float64)
+    assert adalabel_epsilon(lprobs, torch.tensor([0]), v_max).item() == pytest.approx(0.3)
     # gold 1 (p_gold / p_max = 2/7): eps = (2/7)^2 * .3
-    assert adalabel_epsilon(lprobs, torch.tensor([1]), v).item() == pytest.approx((2 / 7) ** 2 * 0.3)
+    assert adalabel_epsilon(lprobs, torch.tensor([1]), v_max).item() == pytest.approx((2 / 7) ** 2 * 0.3)
 
 
 def test_the_mask_hides_only_the_next_input():

@@ -62,9 +62,10 @@ class AdaLabelCriterion(FairseqCriterion):
         gold = target[mask]
         lprobs = model.get_normalized_probs(net_output, log_probs=True)[mask]
         scores = net_output[1]["bidecoder_logits"][mask].float()
-        v = adalabel_smoothing_distribution(scores.detach(), gold, self.padding_idx, self.temperature, self.last_rank)
-        epsilon = adalabel_epsilon(lprobs, gold, v, self.margin)
-        smoothed = adalabel_loss(lprobs, gold, epsilon, v)
+        v_probs, v_index = adalabel_smoothing_distribution(scores.detach(), gold, self.padding_idx,
+                                                           self.temperature, self.last_rank)
+        epsilon = adalabel_epsilon(lprobs, gold, v_probs[:, 0], self.margin)
+        smoothed = adalabel_loss(lprobs, gold, epsilon, v_probs, v_index)
         auxiliary = F.cross_entropy(scores, gold, reduction="sum")
         loss = smoothed + auxiliary
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
