@@ -31,7 +31,8 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 
 
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
-                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "adalabel", "cvae", "ul", "nt"]
+                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-skip-eos", "adalabel", "cvae", "ul",
+                  "nt", "standard-refined"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])

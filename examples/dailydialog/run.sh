@@ -16,9 +16,11 @@
 #                                         random D_N responses (Table 9)
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
 #   face                                  the FACE baseline (trained as Standard)
+#   face-skip-eos                         FACE with EOS left out of its counts (--face-skip-eos)
 #   adalabel                              the AdaLabel baseline (trained as Standard, plus its auxiliary decoder)
 #   cvae                                  the CVAE baseline (trained as Standard, plus its latent variable)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
+#   standard-refined                      their control: the same refinement with Standard's own loss
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
@@ -91,18 +93,23 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
       esac ;;
-    face) bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face) ;;  # no smoothing, as its reference
+    face|face-skip-eos)  # no smoothing, as its reference
+      bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face)
+      [ "$1" = face ] || args+=(--face-skip-eos) ;;
     adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
       args=("${keep[@]}" --criterion adalabel) ;;
     cvae)
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_cvae}")
       args=("${keep[@]}" --criterion cvae "${smoothing[@]}" --cvae-kl-anneal-updates "$cvae_anneal") ;;
-    ul|nt)
+    ul|nt|standard-refined)
       bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
       args=("${refine[@]}" "${smoothing[@]}")
-      if [ "$1" = ul ]; then args+=(--criterion vocab_unlikelihood --ul-alpha 1000)
-      else args+=(--criterion negative_training); fi ;;
+      case $1 in
+        ul) args+=(--criterion vocab_unlikelihood --ul-alpha 1000) ;;
+        nt) args+=(--criterion negative_training) ;;
+        standard-refined) args+=(--criterion label_smoothed_cross_entropy) ;;
+      esac ;;
     *) echo "error: SYSTEMS: unknown system '$1' (run.sh --help lists them)" >&2; exit 2 ;;
   esac
 }
