@@ -2,11 +2,13 @@
 (Tables 3, 10 and 12, greedy and beam 5) from results.json, each beside the paper's.
 
     python examples/dailydialog/paper_tables.py examples/dailydialog/results.json [--set ablations|baselines]
+    python examples/dailydialog/paper_tables.py examples/dailydialog/results.json --frontier OUT.png
 
 Our rows come from results.json (a system not there yet prints as 'not run'); the paper's are
 copied from its tables (DailyDialog). Each of our rows also gives its Dist-2 and BLEU-4 relative
 to our Standard's with the same decoding, and each of the paper's rows relative to the paper's
-Standard.
+Standard. --frontier draws every system of results.json instead: Dist-2 against BLEU-4, both
+relative to our Standard's, one panel per decoding.
 """
 import argparse
 import json
@@ -93,14 +95,45 @@ def table(results, title, decoding, columns, rows):
     return "\n".join(lines)
 
 
+def frontier(results, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, decoding in zip(axes, ("greedy", "beam5")):
+        standard = results["standard"][decoding]
+        for system, decodings in sorted(results.items()):
+            if decoding not in decodings:
+                continue
+            x = decodings[decoding]["bleu-4"] / standard["bleu-4"]
+            y = decodings[decoding]["dist-2"] / standard["dist-2"]
+            kind = ("k" if system == "standard" else "tab:gray" if system.startswith("teacher")
+                    else "tab:blue" if system.startswith("nd") else "tab:orange")
+            ax.scatter(x, y, color=kind, s=25)
+            ax.annotate(system, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(1, color="k", lw=0.5)
+        ax.axvline(1, color="k", lw=0.5)
+        ax.set(title=f"{decoding}: blue ND and its ablations, orange the baselines, grey the teachers",
+               xlabel="BLEU-4 / Standard's", ylabel="Dist-2 / Standard's")
+        ax.title.set_fontsize(9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", help="results.json of run.sh (nd_eval.results)")
     parser.add_argument("--set", choices=sorted(TABLES), default="ablations",
                         help="the ablations' tables (ABLATIONS.md; default) or the baselines' (RESULTS.md)")
+    parser.add_argument("--frontier", metavar="OUT.png", help="draw the systems' Dist-2 against BLEU-4 instead")
     args = parser.parse_args()
     with open(args.results) as f:
         results = json.load(f)
+    if args.frontier:
+        if "standard" not in results:
+            parser.error(f"{args.results} has no 'standard' system to compare with")
+        return frontier(results, args.frontier)
     print("\n\n".join(table(results, *spec) for spec in TABLES[args.set]))
 
 
