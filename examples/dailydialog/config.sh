@@ -2,7 +2,10 @@
 # study.sh: source it with $config set; it sets model, optim, common (= model, optim and the
 # shared flags), smoothing (the criteria's label smoothing), nd, teacher_epochs, student_epochs,
 # gen_batch, decodings, the students' checkpoint rule (average, save_every), the refinement of UL
-# and NT (refine_*) and the CVAE's KL annealing (cvae_anneal, updates).
+# and NT (refine_*), the CVAE's KL annealing (cvae_anneal, updates), and for cpu and gpu the
+# long Standard run (long_epochs, long_patience) and the updates of one epoch (epoch_updates).
+# $seed (run.sh's SEED, default 1) seeds training; $STUDENT_EPOCHS (cpu and gpu) replaces the
+# students' epochs, and gamma follows it (gamma_per_epoch x the epochs: 1.14 x the run's updates).
 #
 # The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
 # after the run's end (gamma = 1.14 x the run's updates), so alpha rises to 0.87 at the end.
@@ -22,9 +25,11 @@ case $config in
            --dropout 0.1 --attention-dropout 0.1 --activation-dropout 0.1)
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.001 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 2048 --clip-norm 1.0)
-    teacher_epochs=4; student_epochs=3
-    nd=(--nd-lambda 4 --nd-gamma 2400 --nd-temperature 1)
+    teacher_epochs=4; student_epochs=${STUDENT_EPOCHS:-3}; epoch_updates=701; gamma_per_epoch=800
+    nd=(--nd-lambda 4 --nd-gamma $((gamma_per_epoch * student_epochs)) --nd-temperature 1)
     average=5; save_every=150
+    # validations come every save_every updates and at each epoch's end (~5.7 an epoch): 11 ~ 2 epochs
+    long_epochs=15; long_patience=11
     refine_every=140  # 1 epoch = 701 updates
     cvae_anneal=1050  # the CVAE's KL weight reaches 1 halfway through the run
     refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00044 --lr-scheduler fixed
@@ -35,9 +40,11 @@ case $config in
     model=(--arch transformer_nd)
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.0007 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 4096 --clip-norm 1.0 --fp16)
-    teacher_epochs=4; student_epochs=5  # ~1,750 updates: gamma = 1.14 x that, as in cpu
-    nd=(--nd-lambda 4 --nd-gamma 2000 --nd-temperature 1)
+    # ~350 updates an epoch, 5 epochs ~1,750 updates: gamma = 1.14 x that, as in cpu
+    teacher_epochs=4; student_epochs=${STUDENT_EPOCHS:-5}; epoch_updates=350; gamma_per_epoch=400
+    nd=(--nd-lambda 4 --nd-gamma $((gamma_per_epoch * student_epochs)) --nd-temperature 1)
     average=5; save_every=125  # the cpu rule scaled: 5 checkpoints over the last ~36% of the run
+    long_epochs=15; long_patience=8  # ~3.8 validations an epoch
     refine_every=70  # 1 epoch = ~350 updates
     cvae_anneal=875  # halfway, as cpu
     refine_optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.00033 --lr-scheduler fixed
@@ -49,7 +56,7 @@ case $config in
     # Eq. 17 is 2 * min(s^-1/2, s * s_wp^-3/2) / sqrt(512): inverse_sqrt with lr 2/sqrt(512 * s_wp)
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.000247 --lr-scheduler inverse_sqrt
            --warmup-updates 128000 --warmup-init-lr 0 --batch-size 256 --fp16)
-    teacher_epochs=${PAPER_EPOCHS:-100}; student_epochs=${PAPER_EPOCHS:-100}
+    teacher_epochs=${PAPER_EPOCHS:-100}; student_epochs=${PAPER_EPOCHS:-100}; epoch_updates=0
     nd=(--nd-lambda 4 --nd-gamma 25600 --nd-temperature 1)
     average=0; save_every=0  # the paper's rule: the lowest validation loss
     cvae_anneal=10000  # the reference's
@@ -60,7 +67,7 @@ case $config in
     decodings=(greedy beam5) ;;
   *) echo "unknown config '$config' (cpu, gpu or paper)" >&2; exit 2 ;;
 esac
-shared=(--seed 1 --num-workers 0 --no-progress-bar --log-format json --log-interval 50
+shared=(--seed "${seed:-1}" --num-workers 0 --no-progress-bar --log-format json --log-interval 50
         --best-checkpoint-metric loss)
 common=("${model[@]}" "${optim[@]}" "${shared[@]}")
 smoothing=(--label-smoothing 0.1)  # L_mle's (the paper's); not for FACE and AdaLabel, whose references have none

@@ -21,6 +21,16 @@
 #   cvae                                  the CVAE baseline (trained as Standard, plus its latent variable)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
 #   standard-refined                      their control: the same refinement with Standard's own loss
+#   nd-token nd-token-wo-pred|att|hid     ND (and its Table 5 rows) with --nd-feature-norm token
+#   standard-long                         Standard until validation NLL has not improved for ~2 epochs
+#                                         (at most long_epochs), every update checkpoint kept
+# SEED=N (default 1) seeds training and decoding of every system but the teachers (which stay
+# seed 1); the names of its systems end in -seed<N> (nd-seed2, ...) for N != 1. STUDENT_EPOCHS=E
+# (cpu, gpu) trains the students for E epochs instead of 3 (cpu) or 5 (gpu), ND's gamma scaled
+# with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> is
+# not trained on its own but is standard-long's average at the end of epoch E (inverse_sqrt
+# does not depend on the run's length, so that is the E-epoch run). SPLIT=valid decodes the validation set (greedy) into
+# RESULTS_DIR/valid/ instead of the test set.
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
@@ -39,7 +49,23 @@ work=${3:-$root/work/dailydialog-$config}
 results=${RESULTS_DIR:-$work/results}
 read -r -a nd_extra <<<"${ND_EXTRA:-}"
 read -r -a systems <<<"${SYSTEMS:-teacher standard nd}"
+seed=${SEED:-1}
+[[ $seed =~ ^[1-9][0-9]*$ ]] || { echo "error: SEED must be a positive integer, got '$seed'" >&2; exit 2; }
+[[ ${STUDENT_EPOCHS:-1} =~ ^[1-9][0-9]*$ ]] || {
+  echo "error: STUDENT_EPOCHS must be a positive integer, got '$STUDENT_EPOCHS'" >&2; exit 2; }
+[ -z "${STUDENT_EPOCHS:-}" ] || [ "$config" != paper ] || {
+  echo "error: STUDENT_EPOCHS is for cpu and gpu; the paper configuration takes PAPER_EPOCHS" >&2; exit 2; }
+split=${SPLIT:-test}
+[[ $split == test || $split == valid ]] || { echo "error: SPLIT must be test or valid, got '$split'" >&2; exit 2; }
 source "$here/config.sh"
+ep_suffix=""; [ -z "${STUDENT_EPOCHS:-}" ] || ep_suffix="-ep$student_epochs"
+seed_suffix=""; [ "$seed" = 1 ] || seed_suffix="-seed$seed"
+name_of() {  # name_of SYSTEM: its name in WORK_DIR, outputs/ and results.json
+  case $1 in teacher*) echo "$1" ;; standard-long) echo "$1$seed_suffix" ;; *) echo "$1$ep_suffix$seed_suffix" ;; esac
+}
+[[ " ${systems[*]} " != *" standard-long "* || -z ${STUDENT_EPOCHS:-} ]] || {
+  echo "error: standard-long takes no STUDENT_EPOCHS (it stops by itself; SYSTEMS=standard STUDENT_EPOCHS=E decodes its epoch E)" >&2
+  exit 2; }
 python=$(bash "$root/examples/setup_env.sh")
 export PATH="$(dirname "$python"):$PATH" PYTHONWARNINGS=ignore
 user_dir="$root/nd_fairseq"
@@ -75,19 +101,28 @@ refine=()
 [ "$refine_every" -gt 0 ] && refine=(--save-interval-updates "$refine_every" --keep-interval-updates "$average")
 recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags of config.sh),
   # teacher_of (the system that teaches it) and refines (the system it starts from), if any
-  teacher_of=""; refines=""; base=("${common[@]}")
+  teacher_of=""; refines=""; long_of=""; base=("${common[@]}")
   case $1 in
     teacher|teacher-bottom)
       bin=bin-negative; [ "$1" = teacher-bottom ] && bin=bin-bottom
-      epochs=$teacher_epochs; args=(--criterion label_smoothed_cross_entropy "${smoothing[@]}") ;;
+      epochs=$teacher_epochs; args=(--criterion label_smoothed_cross_entropy "${smoothing[@]}" --seed 1) ;;
     standard) bin=bin; epochs=$student_epochs
-      args=("${keep[@]}" --criterion label_smoothed_cross_entropy "${smoothing[@]}") ;;
-    nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom)
+      args=("${keep[@]}" --criterion label_smoothed_cross_entropy "${smoothing[@]}")
+      # with STUDENT_EPOCHS=E, the long run's average at the end of epoch E
+      [ -z "${STUDENT_EPOCHS:-}" ] || long_of=standard-long ;;
+    standard-long)
+      [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: standard-long is for cpu and gpu" >&2; exit 2; }
+      bin=bin; epochs=$long_epochs
+      args=(--save-interval-updates "$save_every" --criterion label_smoothed_cross_entropy "${smoothing[@]}"
+            --patience "$long_patience" --best-checkpoint-metric nll_loss) ;;
+    nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom|nd-token|nd-token-wo-pred|\
+    nd-token-wo-att|nd-token-wo-hid)
       bin=bin; epochs=$student_epochs; teacher_of=teacher
       args=("${keep[@]}" --criterion negative_distillation "${smoothing[@]}" "${nd[@]}")
-      case $1 in
+      case $1 in nd-token*) args+=(--nd-feature-norm token) ;; esac
+      case ${1/nd-token/nd} in
         nd) args+=("${nd_extra[@]}") ;;
-        nd-wo-*) args+=("--nd-${1#nd-wo-}-weight" 0) ;;
+        nd-wo-*) args+=("--nd-${1##*-wo-}-weight" 0) ;;
         nd-fixed-alpha) args+=(--nd-fixed-alpha mean) ;;
         nd-hard) args+=(--nd-target hard) ;;
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
@@ -120,51 +155,65 @@ else
   mkdir -p "$work/logs"
 fi
 step preprocess bash "$root/preprocess/prepare_dailydialog.sh" "$data" "$work/data"
-is_student() { [[ $1 != teacher* ]]; }
-checkpoint() {  # checkpoint SYSTEM: the file decoded
-  if ! is_student "$1" || [ "$average" -eq 0 ]; then echo checkpoint_best.pt; else echo "checkpoint_avg$average.pt"; fi
+model_path() {  # model_path SYSTEM: the checkpoint decoded (a student's average, the teacher's best)
+  if [[ $1 == teacher* ]] || [ "$average" -eq 0 ]; then echo "$work/$(name_of "$1")/checkpoint_best.pt"; return; fi
+  recipe "$1"
+  if [ -n "$long_of" ]; then echo "$work/$(name_of "$long_of")/checkpoint_ep${student_epochs}_avg$average.pt"
+  else echo "$work/$(name_of "$1")/checkpoint_avg$average.pt"; fi
 }
 ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, averaged, unless done
   recipe "$1"
   [ -z "$teacher_of" ] || ready "$teacher_of"
   [ -z "$refines" ] || ready "$refines"
+  [ -z "$long_of" ] || ready "$long_of"
   recipe "$1"
+  local name; name=$(name_of "$1")
+  if [ -n "$long_of" ]; then  # the last checkpoints up to the end of epoch $student_epochs of the long run
+    step "average-$name" python -m nd_fairseq.average_checkpoints --inputs "$work/$(name_of "$long_of")" \
+      --num-update-checkpoints "$average" --upto-update $((student_epochs * epoch_updates)) --output "$(model_path "$1")"
+    return
+  fi
   [ -d "$work/data/$bin" ] || [ -n "${PRINT_TRAINING:-}" ] || { echo "error: $work/data/$bin is missing: preprocess again (rm $work/preprocess.done)" >&2
                                 exit 1; }
   local from=()
-  [ -z "$teacher_of" ] || from=(--teacher-path "$work/$teacher_of/checkpoint_best.pt")
+  [ -z "$teacher_of" ] || from=(--teacher-path "$(model_path "$teacher_of")")
   # fairseq starts from it with a fresh optimizer, schedule and data order; a rerun resumes the refinement
-  [ -z "$refines" ] || from=(--finetune-from-model "$work/$refines/$(checkpoint "$refines")")
-  step "$1" train "$1" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
-  if is_student "$1" && [ "$average" -gt 0 ]; then
-    step "average-$1" python -m nd_fairseq.average_checkpoints --inputs "$work/$1" \
-      --num-update-checkpoints "$average" --output "$work/$1/$(checkpoint "$1")"
+  [ -z "$refines" ] || from=(--finetune-from-model "$(model_path "$refines")")
+  step "$name" train "$name" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
+  if [[ $1 != teacher* && $1 != standard-long ]] && [ "$average" -gt 0 ]; then
+    step "average-$name" python -m nd_fairseq.average_checkpoints --inputs "$work/$name" \
+      --num-update-checkpoints "$average" --output "$(model_path "$1")"
   fi
 }
 for system in "${systems[@]}"; do ready "$system"; done
 [ -z "${PRINT_TRAINING:-}" ] || exit 0
 
-decode() {  # decode SYSTEM DECODING: the test set, one response a line in test-set order
-  local beam=1 out="$results/outputs/$1.$2.txt" log="$work/logs/generate.$1.$2.log"
+if [ "$split" = valid ]; then results=$results/valid; decodings=(greedy); fi  # the validation set: greedy only
+decode() {  # decode SYSTEM DECODING: the split, one response a line in its order
+  local name; name=$(name_of "$1")
+  local beam=1 out="$results/outputs/$name.$2.txt" log="$work/logs/generate.$name.$2.log"
+  [ "$split" = test ] || log="$work/logs/generate.$split.$name.$2.log"
   [ "$2" = beam5 ] && beam=5
   mkdir -p "$results/outputs"
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
-    --path "$work/$1/$(checkpoint "$1")" --gen-subset test --beam "$beam" --max-len-b 50 --seed 1 \
+    --path "$(model_path "$1")" --gen-subset "$split" --beam "$beam" --max-len-b 50 --seed "$seed" \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
-  python -m nd_eval.responses "$log" --expect "$work/data/text/test.tgt" --out "$out"
+  python -m nd_eval.responses "$log" --expect "$work/data/text/$split.tgt" --out "$out"
 }
+prefix=decode; [ "$split" = test ] || prefix=decode-$split
 for system in "${systems[@]}"; do
+  [ "$system" != standard-long ] || continue  # its rows are standard-ep<E> (STUDENT_EPOCHS=E SYSTEMS=standard)
   for decoding in "${decodings[@]}"; do
-    step "decode-$system-$decoding" decode "$system" "$decoding"
+    step "$prefix-$(name_of "$system")-$decoding" decode "$system" "$decoding"
   done
 done
 
 vocab=()
 [ -f "$data/vocab.txt" ] && vocab=(--vocab "$data/vocab.txt")
 score() {
-  python -m nd_eval.results --outputs "$results/outputs" --ref "$work/data/text/test.tgt" \
+  python -m nd_eval.results --outputs "$results/outputs" --ref "$work/data/text/$split.tgt" \
     --train "$work/data/text/train.tgt" "${vocab[@]}" --json-out "$results/results.json"
 }
 score  # every system decoded so far into results.json (seconds; not a step, so that new systems join)
-[[ " ${systems[*]} " == *" nd "* ]] && python -m nd_eval.plot "$work/logs/nd.log" "$results/nd_training.png"
+[[ " ${systems[*]} " == *" nd "* && $split == test ]] && python -m nd_eval.plot "$work/logs/$(name_of nd).log" "$results/nd_training.png"
 echo "results: $results/results.json; timings: $timing"
