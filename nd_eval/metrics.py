@@ -97,17 +97,24 @@ def kl_exact(hyps, refs, n: int, vocab, hyp_counts=None, ref_counts=None) -> flo
     return sum(p * math.log2(p / p_hyp[k]) for k, p in p_ref.items())
 
 
-def _bleu_sums(pairs) -> List[float]:
-    """Sums over ``pairs`` of (hyp, ref) of each BLEU_WEIGHTS score."""
+def _sentence_bleus(pairs) -> List[List[float]]:
+    """For each (hyp, ref) of ``pairs``, its sentence score under each BLEU_WEIGHTS."""
     smoothing = SmoothingFunction().method4
     weights = list(BLEU_WEIGHTS.values())
-    sums = [0.0] * len(weights)
+    scores = []
     for hyp, ref in pairs:
         try:
             # one call for all weights: nltk counts the n-gram matches once
-            scores = sentence_bleu([ref], hyp, weights=weights, smoothing_function=smoothing)
+            scores.append(sentence_bleu([ref], hyp, weights=weights, smoothing_function=smoothing))
         except (KeyError, ZeroDivisionError):
-            scores = [0.0] * len(weights)
+            scores.append([0.0] * len(weights))
+    return scores
+
+
+def _bleu_sums(pairs) -> List[float]:
+    """Sums over ``pairs`` of (hyp, ref) of each BLEU_WEIGHTS score."""
+    sums = [0.0] * len(BLEU_WEIGHTS)
+    for scores in _sentence_bleus(pairs):
         sums = [s + v for s, v in zip(sums, scores)]
     return sums
 
@@ -152,6 +159,18 @@ def bleu(hyps, refs, parallel_from: int = 4000) -> Dict[str, float]:
         return _bleu_means([_bleu_sums(pairs)], len(pairs))
     with _pool(workers) as pool:
         return _bleu_means(pool.map(_bleu_sums, _chunks(pairs, workers)), len(pairs))
+
+
+def sentence_bleu_scores(hyps, refs, parallel_from: int = 4000) -> Dict[str, List[float]]:
+    """{bleu-3, bleu-4: each line's sentence score}, as ``bleu`` computes them before averaging."""
+    pairs = list(zip(hyps, refs))
+    workers = _worker_count(len(pairs), parallel_from)
+    if not workers:
+        per_line = _sentence_bleus(pairs)
+    else:
+        with _pool(workers) as pool:
+            per_line = [scores for part in pool.map(_sentence_bleus, _chunks(pairs, workers)) for scores in part]
+    return {name: [scores[i] for scores in per_line] for i, name in enumerate(BLEU_WEIGHTS)}
 
 
 def _counting_metrics(hyps, refs, train, vocab) -> Dict[str, float]:
