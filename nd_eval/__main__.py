@@ -11,10 +11,9 @@ baseline and the 95% interval of that ratio over N paired resamples of the queri
 """
 import argparse
 import json
+from collections import Counter
 
 from preprocess.textio import InputError, read_lines, run_cli
-
-from collections import Counter
 
 from .bootstrap import BOOTSTRAPPED, SystemStatistics, paired_bootstrap
 from .io import read_hypotheses, read_vocab
