@@ -20,10 +20,10 @@ from torch import Tensor
 from .losses import log1m_softmax_at
 
 
-def response_token_counts(tokens: Tensor, mask: Tensor, eos: int, vocab_size: int, count_eos: bool = True) -> Tensor:
+def response_token_counts(tokens: Tensor, mask: Tensor, eos: int, vocab_size: int, count_eos: bool = False) -> Tensor:
     """How often each token id occurs in a batch of responses, each cut after its first EOS
-    (as FACE's ``clean_preds`` cuts the model's predictions; the EOS itself counts unless
-    ``count_eos`` is False).
+    (as FACE's ``clean_preds`` cuts the model's predictions). The EOS itself is not counted,
+    as FACE's ``update_frequency`` skips it; ``count_eos`` counts it too.
 
     Args: tokens (B, T) long; mask bool (B, T), True at the positions that exist (not padding).
     Returns: (vocab_size,) float64 counts.

@@ -89,6 +89,45 @@ def test_the_loss_weights_gold_tokens_by_the_counts_of_earlier_updates(databin):
     assert criterion.counts.pending.sum() == 0
 
 
+class EosAtSecondPosition(torch.nn.Module):
+    """A stand-in model whose arg-max prediction is EOS at the second position of every response
+    and a token seen nowhere else at every other position: EOS is by far its most predicted token."""
+
+    def __init__(self, vocab, eos):
+        super().__init__()
+        self.vocab, self.eos = vocab, eos
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens):
+        batch, length = prev_output_tokens.shape
+        logits = torch.zeros(batch, length, self.vocab, requires_grad=True)
+        favoured = 4 + torch.arange(batch * length).view(batch, length) % (self.vocab - 4)
+        favoured[:, 1] = self.eos
+        return logits + 10.0 * torch.nn.functional.one_hot(favoured, self.vocab), {}
+
+    def get_normalized_probs(self, net_output, log_probs):
+        return net_output[0].log_softmax(-1)
+
+    def get_targets(self, sample, net_output):
+        return sample["target"]
+
+
+def test_eos_is_not_counted_and_keeps_the_largest_weight_as_in_the_reference(databin):
+    """ShaojieJiang/FACE af82a46 skips END in update_frequency: after updates in which EOS is the
+    most predicted token, EOS has the largest pre-weight (with --face-count-eos it has weight 0)."""
+    for extra, eos_weight_is_largest in (((), True), (("--face-count-eos",), False)):
+        task, _, criterion = face_setup(databin, *extra)
+        eos = task.target_dictionary.eos()
+        model = EosAtSecondPosition(len(task.target_dictionary), eos)
+        criterion(model, first_batch(task))
+        criterion.end_of_update()
+        predicted_eos = int(criterion.counts.total[eos])
+        weights = face_pre_weights(criterion.counts.total)
+        if eos_weight_is_largest:
+            assert predicted_eos == 0 and weights[eos] == weights.max()
+        else:
+            assert predicted_eos == criterion.counts.total.max() > 1 and weights[eos] == 0
+
+
 FACE = ["--task", "negative_distillation", "--criterion", "face", "--max-tokens", "300", "--dropout", "0",
         "--log-format", "json", "--log-interval", "1", "--disable-validation"]
 

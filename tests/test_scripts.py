@@ -31,8 +31,9 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 
 
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
-                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-skip-eos", "adalabel", "cvae", "ul",
-                  "nt", "standard-refined"]
+                  "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-count-eos", "adalabel", "cvae",
+                  "ul", "nt", "standard-refined", "nd-token", "nd-token-wo-pred", "nd-token-wo-att",
+                  "nd-token-wo-hid", "standard-long"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])

@@ -15,8 +15,8 @@
 #   nd-hard nd-random                     one-hot targets for L_pred: the teacher's greedy responses,
 #                                         random D_N responses (Table 9)
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
-#   face                                  the FACE baseline (trained as Standard)
-#   face-skip-eos                         FACE with EOS left out of its counts (--face-skip-eos)
+#   face                                  the FACE baseline (trained as Standard; EOS not counted, as its reference)
+#   face-count-eos                        FACE with EOS in its counts (--face-count-eos; not the reference's)
 #   adalabel                              the AdaLabel baseline (trained as Standard, plus its auxiliary decoder)
 #   cvae                                  the CVAE baseline (trained as Standard, plus its latent variable)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
@@ -128,9 +128,9 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
       esac ;;
-    face|face-skip-eos)  # no smoothing, as its reference
+    face|face-count-eos)  # no smoothing, as its reference
       bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face)
-      [ "$1" = face ] || args+=(--face-skip-eos) ;;
+      [ "$1" = face ] || args+=(--face-count-eos) ;;
     adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
       args=("${keep[@]}" --criterion adalabel) ;;

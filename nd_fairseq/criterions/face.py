@@ -4,10 +4,23 @@ baseline of the paper's Table 3, as in the authors' ``face/face.py``.
 The loss is sum_t w_t * (-log p(y_t)) (no label smoothing, as the reference). Token counts f
 come from the model's own arg-max predictions under teacher forcing (``--face-frequency out``,
 the paper's variant) or from the gold responses (``gt``); each response is cut after its first
-EOS. Pre-weights (the paper's variant): w_t = w[y_t] with RF = f / sum f, w_c = 1 - RF_c / max RF
+EOS, and the EOS itself is not counted, as in the reference (ShaojieJiang/FACE, commit af82a46
+"End token bug fixed": ``update_frequency`` skips ``END_IDX``, "do not suppress END token"), so
+EOS keeps the largest weight and the model keeps learning to stop. ``--face-count-eos`` counts
+it too (not the reference's: EOS is then the most frequent prediction, its weight falls to 0,
+and on DailyDialog most greedy responses run to the length limit).
+Pre-weights (the paper's variant): w_t = w[y_t] with RF = f / sum f, w_c = 1 - RF_c / max RF
 renormalised to sum |V|; post-weights: w_t = 1 + relu(f(pred_t) - f(y_t)) / sum f.
 
-The counts grow over the whole run. One choice differs from the reference: an update is
+The counts grow over the whole run, as the reference's (its decay line is commented out).
+Where we follow the reference and where we differ (reference: ShaojieJiang/FACE, ``face/face.py``,
+commit af82a46):
+- loss, weights (RF = f / sum f, w = 1 - RF / max RF, sum w = |V|), what is counted (arg-max under
+  teacher forcing, cut after END, END not counted), no label smoothing: as the reference;
+- positions: we count non-pad positions only; the reference also counts predictions at padded
+  label positions of responses with no predicted END (a negligible difference);
+- when the counts update: differs, see below.
+One choice differs from the reference: an update is
 weighted with the counts of all *previous* updates (the reference adds the current batch
 first), so that --update-freq and DDP workers give the same weights as one process on the
 same global batch (``update_counts.py``). The counts are saved in checkpoints through the
@@ -38,20 +51,21 @@ class FaceConfig(FairseqDataclass):
                   "largest (renormalised to mean 1; the paper's FACE); 'post': by 1 + how much more often the "
                   "predicted token has been counted than the gold one, over all counts"},
     )
-    face_skip_eos: bool = field(
+    face_count_eos: bool = field(
         default=False,
-        metadata={"help": "do not count the EOS that ends a response (the reference's clean_preds counts it)"},
+        metadata={"help": "count the EOS that ends a response too. Not the reference's (its update_frequency skips "
+                  "END so that stopping is never suppressed): EOS becomes the most counted token and its weight 0"},
     )
     sentence_avg: bool = II("optimization.sentence_avg")
 
 
 @register_criterion("face", dataclass=FaceConfig)
 class FaceCriterion(CountsStateMixin, FairseqCriterion):
-    def __init__(self, task, face_frequency="out", face_weighting="pre", face_skip_eos=False, sentence_avg=False):
+    def __init__(self, task, face_frequency="out", face_weighting="pre", face_count_eos=False, sentence_avg=False):
         super().__init__(task)
         self.frequency = str(face_frequency)
         self.weighting = str(face_weighting)
-        self.count_eos = not face_skip_eos
+        self.count_eos = face_count_eos
         self.sentence_avg = sentence_avg
         vocab = len(task.target_dictionary)
         self.eos = task.target_dictionary.eos()
