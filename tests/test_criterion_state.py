@@ -14,7 +14,7 @@ STATEFUL = {
     "face": ["--criterion", "face"],
     "vocab_unlikelihood": ["--criterion", "vocab_unlikelihood", "--ul-queue-size", "2", "--ul-alpha", "10",
                            "--ul-max-len-b", "8"],
-    "negative_training": ["--criterion", "negative_training", "--nt-history", "2", "--nt-threshold", "0.05",
+    "negative_training": ["--criterion", "negative_training", "--nt-history-responses", "40", "--nt-threshold", "0.05",
                           "--nt-max-len-b", "8"],
 }
 COMMON = ["--task", "negative_distillation", "--max-tokens", "300", "--dropout", "0", "--log-format", "json",
@@ -42,6 +42,7 @@ def test_both_workers_responses_are_counted(databin, tmp_path, name):
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen(
         [os.path.join(BIN, "fairseq-train"), databin, "--user-dir", USER_DIR, *TINY_TRAIN, *COMMON, *STATEFUL[name],
+         *(["--nt-history-responses", "100000"] if name == "negative_training" else []),
          "--max-update", "3", "--save-dir", str(tmp_path), "--distributed-world-size", "2",
          "--distributed-rank", str(rank), "--distributed-init-method", f"tcp://127.0.0.1:{port}",
          "--distributed-no-spawn", "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp", "--cpu"],
@@ -52,5 +53,5 @@ def test_both_workers_responses_are_counted(databin, tmp_path, name):
     state = torch.load(tmp_path / "checkpoint_last.pt", map_location="cpu")["task_state"]["criterion_state"]
     if name == "vocab_unlikelihood":
         assert state["counts"][-1] == 2 * 3  # both workers' batches, 3 updates
-    else:  # the history keeps the last 2 updates, each with every response of its global batch
-        assert [sum(n for _, n in update) for update in state["history"]] == sizes[-2:]
+    else:  # a window wider than the run holds every response of every global batch
+        assert len(state["history_responses"]) == sum(sizes)

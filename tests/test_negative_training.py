@@ -19,6 +19,25 @@ def test_frequent_responses_by_hand():
     assert frequent_responses(Counter(), [(5, EOS)], 0.01) == [False]
 
 
+def test_a_response_at_exactly_r_thres_is_not_negative():
+    # the reference: `r > R_THRES` (neg_freq_posttrain_seq2seq.py); 1/4 and 3/4 are exact in binary
+    history = Counter({(5, EOS): 1, (6, EOS): 3})
+    assert frequent_responses(history, [(5, EOS), (6, EOS)], 0.25) == [False, True]
+    assert frequent_responses(history, [(6, EOS)], 0.75) == [False]
+
+
+def test_the_window_keeps_the_last_responses_across_updates(databin):
+    _, _, criterion = setup(databin, "--task", "negative_distillation", "--criterion", "negative_training",
+                            "--nt-history-responses", "5", "--label-smoothing", "0.1")
+    generated = []
+    for update in [[(5, EOS), (6, EOS)], [(5, EOS)], [(7, EOS), (5, EOS), (8, EOS)], [(9, EOS)]]:
+        criterion.pending = list(update)
+        criterion.end_of_update()
+        generated += update
+        assert list(criterion.history) == generated[-5:]
+        assert criterion.counts == Counter(generated[-5:])
+
+
 def test_negative_log_likelihood_matches_a_loop():
     torch.manual_seed(0)
     lprobs = torch.randn(3, 4, 9).log_softmax(-1)
@@ -34,8 +53,12 @@ def test_negative_log_likelihood_matches_a_loop():
 
 
 def test_the_loss_lowers_the_likelihood_of_frequent_greedy_responses(databin):
-    task, model, criterion = setup(databin, "--task", "negative_distillation", "--criterion", "negative_training",
-                                   "--nt-history", "1", "--nt-threshold", "0.05", "--label-smoothing", "0.1")
+    def nt(window):
+        return setup(databin, "--task", "negative_distillation", "--criterion", "negative_training",
+                     "--nt-history-responses", str(window), "--nt-threshold", "0.05", "--label-smoothing", "0.1")
+
+    # the window: exactly the first batch's responses (the same model: setup seeds it)
+    task, model, criterion = nt(first_batch(nt(1)[0])["target"].size(0))
     dictionary = task.target_dictionary
     model.train()  # dropout 0 in setup(): deterministic
     sample = first_batch(task)
@@ -65,7 +88,7 @@ def test_the_loss_lowers_the_likelihood_of_frequent_greedy_responses(databin):
 
 def test_a_tiny_model_refines_and_generates(databin, tmp_path):
     cli("fairseq-train", databin, "--user-dir", USER_DIR, *TINY_TRAIN, "--task", "negative_distillation",
-        "--criterion", "negative_training", "--nt-history", "2", "--max-update", "5", "--save-dir", tmp_path)
+        "--criterion", "negative_training", "--nt-history-responses", "40", "--max-update", "5", "--save-dir", tmp_path)
     out = cli("fairseq-generate", databin, "--user-dir", USER_DIR, "--task", "negative_distillation",
               "--path", tmp_path / "checkpoint_last.pt", "--gen-subset", "test", "--beam", "1", "--max-len-b", "10")
     assert sum(line.startswith("H-") for line in out.stdout.splitlines()) == 37
