@@ -48,6 +48,25 @@ def test_average_checkpoints_of_an_nd_student(databin, student_dir, tmp_path):
     assert not (tmp_path / "none.pt").exists()
 
 
+def test_average_checkpoints_up_to_an_update(student_dir, tmp_path):
+    """--upto-update: the last N numbered at most that update (epoch E of a longer run), and a run
+    that has not got that far is refused."""
+    out = tmp_path / "avg.pt"
+    numbered = sorted(int(p.stem.split("_")[-1]) for p in student_dir.glob("checkpoint_*_*.pt"))
+    assert len(numbered) >= 2  # the last (update 6) is not among those up to update 5
+    cli(sys.executable, "-m", "nd_fairseq.average_checkpoints", "--inputs", student_dir,
+        "--num-update-checkpoints", "1", "--upto-update", "5", "--output", out)
+    avg = torch.load(out, map_location="cpu")
+    expected = torch.load(next(student_dir.glob(f"checkpoint_*_{numbered[-2]}.pt")), map_location="cpu")
+    for key, value in avg["model"].items():
+        assert torch.equal(value, expected["model"][key]), key
+    refused = cli(sys.executable, "-m", "nd_fairseq.average_checkpoints", "--inputs", student_dir,
+                  "--num-update-checkpoints", "2", "--upto-update", "7", "--output", tmp_path / "no.pt", check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("the run stopped at update 6, before --upto-update 7")
+    assert not (tmp_path / "no.pt").exists()
+
+
 @pytest.mark.parametrize("how", ["user_dir", "import"])
 def test_hub_interface(databin, student_dir, how):
     """The README's hub example: with user_dir=..., or after `import nd_fairseq` (torch's weights_only

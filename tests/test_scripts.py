@@ -33,7 +33,7 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
                   "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-count-eos", "adalabel", "cvae",
                   "ul", "nt", "standard-refined", "nd-token", "nd-token-wo-pred", "nd-token-wo-att",
-                  "nd-token-wo-hid", "standard-long"]
+                  "nd-token-wo-hid", "standard-long", "ul-logdiff"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
@@ -42,12 +42,13 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
     (a flag that its criterion lacks, e.g. --label-smoothing for FACE, is refused there)."""
     from fairseq import options
 
+    systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s != "standard-long"]  # no epochs to count there
     out = bash("examples/dailydialog/run.sh", str(tmp_path), config, str(tmp_path / "work"),
-               env={**os.environ, "SYSTEMS": " ".join(RUN_SH_SYSTEMS), "PRINT_TRAINING": "1"})
+               env={**os.environ, "SYSTEMS": " ".join(systems), "PRINT_TRAINING": "1"})
     assert out.returncode == 0, out.stderr
     commands = [shlex.split(line) for line in out.stdout.splitlines()]
     trained = {os.path.basename(cmd[cmd.index("--save-dir") + 1]) for cmd in commands}
-    assert trained == set(RUN_SH_SYSTEMS)
+    assert trained == set(systems)
     for cmd in commands:
         assert cmd[0] == "fairseq-train"
         args = options.parse_args_and_arch(options.get_training_parser(), cmd[1:])
@@ -55,6 +56,51 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
         system = os.path.basename(args.save_dir)
         assert args.arch.startswith({"adalabel": "transformer_adalabel", "cvae": "transformer_cvae"}.get(
             system, "transformer_nd")), system
+    assert not (tmp_path / "work").exists()
+
+
+def printed_trainings(tmp_path, **env):
+    out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"),
+               env={**os.environ, "PRINT_TRAINING": "1", **env})
+    assert out.returncode == 0, out.stderr
+    commands = {}
+    for line in out.stdout.splitlines():
+        cmd = shlex.split(line)
+        commands[os.path.basename(cmd[cmd.index("--save-dir") + 1])] = cmd
+    return commands
+
+
+def flag(cmd, name):
+    return cmd[len(cmd) - 1 - cmd[::-1].index(name) + 1]  # the last occurrence wins in fairseq's parser
+
+
+def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
+    commands = printed_trainings(tmp_path, SYSTEMS="standard nd adalabel", SEED="2", STUDENT_EPOCHS="6")
+    # Standard's 6 epochs are the long run's, trained once per seed; the teacher keeps seed 1
+    assert set(commands) == {"standard-long-seed2", "teacher", "nd-ep6-seed2", "adalabel-ep6-seed2"}
+    assert flag(commands["teacher"], "--seed") == "1" and flag(commands["teacher"], "--max-epoch") == "4"
+    for name in ("standard-long-seed2", "nd-ep6-seed2", "adalabel-ep6-seed2"):
+        assert flag(commands[name], "--seed") == "2"
+    assert flag(commands["nd-ep6-seed2"], "--max-epoch") == "6"
+    assert flag(commands["nd-ep6-seed2"], "--nd-gamma") == str(6 * 800)  # 1.14 x 6 epochs of 701 updates
+    long = commands["standard-long-seed2"]
+    assert flag(long, "--max-epoch") == "15" and flag(long, "--best-checkpoint-metric") == "nll_loss"
+    assert "--keep-interval-updates" not in long and flag(long, "--patience") == "11"
+    default = printed_trainings(tmp_path, SYSTEMS="nd nd-token")
+    assert set(default) == {"teacher", "nd", "nd-token"}
+    assert flag(default["nd"], "--seed") == "1" and flag(default["nd"], "--nd-gamma") == "2400"
+    assert "--nd-feature-norm" not in default["nd"] and flag(default["nd-token"], "--nd-feature-norm") == "token"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SEED": "0"}, "error: SEED must be a positive integer, got '0'"),
+    ({"STUDENT_EPOCHS": "x"}, "error: STUDENT_EPOCHS must be a positive integer, got 'x'"),
+    ({"SPLIT": "train"}, "error: SPLIT must be test or valid, got 'train'"),
+    ({"SYSTEMS": "standard-long", "STUDENT_EPOCHS": "4"}, "error: standard-long takes no STUDENT_EPOCHS"),
+])
+def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
+    out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"), env={**os.environ, **env})
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "work").exists()
 
 

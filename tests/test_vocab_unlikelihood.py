@@ -25,6 +25,30 @@ def test_over_production_weights_by_hand():
     assert over_production_weights(generated, human, "uniform", 0.2).tolist() == [0.0, 1.0, 0.0, 0.0]
 
 
+def test_the_thresholds_are_the_references_inequalities():
+    # ParlAI: uniform and logdiff keep p_gen - p_hum >= threshold, kldiv keeps beta > threshold
+    generated = torch.tensor([3.0, 1.0], dtype=torch.float64)  # p_gen .75, .25
+    human = torch.tensor([1.0, 1.0], dtype=torch.float64)  # p_hum .5, .5: excess exactly .25 (binary-exact)
+    assert over_production_weights(generated, human, "uniform", 0.25).tolist() == [1.0, 0.0]
+    assert over_production_weights(generated, human, "logdiff", 0.25).tolist()[0] == pytest.approx(math.log(250))
+    beta = over_production_weights(generated, human, "kldiv", 0.0)[0].item()  # .75 log 1.5, in float32
+    p_gen, p_hum = generated / 4, human / 2
+    at_beta = float((p_gen * (p_gen.log() - p_hum.log()))[0])  # the float64 value the function compares
+    assert beta == pytest.approx(0.75 * math.log(1.5))
+    assert over_production_weights(generated, human, "kldiv", at_beta).tolist() == [0.0, 0.0]
+    assert over_production_weights(generated, human, "kldiv", at_beta * (1 - 1e-9)).tolist()[0] == beta
+
+
+def test_the_default_beta_is_the_papers():
+    """Li et al. 2020's beta(y_c) = p_model log(p_model / p_*) (ParlAI's kldiv), not logdiff."""
+    from fairseq import options
+
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        "data", "--user-dir", USER_DIR, "--task", "negative_distillation", "--arch", "transformer_nd_tiny",
+        "--criterion", "vocab_unlikelihood"])
+    assert args.ul_weighting == "kldiv"
+
+
 def test_vocab_unlikelihood_matches_a_loop():
     torch.manual_seed(0)
     logits = torch.randn(2, 4, 6)

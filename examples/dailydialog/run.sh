@@ -20,6 +20,7 @@
 #   adalabel                              the AdaLabel baseline (trained as Standard, plus its auxiliary decoder)
 #   cvae                                  the CVAE baseline (trained as Standard, plus its latent variable)
 #   ul nt                                 the UL and NT baselines, refining the decoded Standard model
+#   ul-logdiff                            UL with the logdiff beta (our default before the paper's kldiv)
 #   standard-refined                      their control: the same refinement with Standard's own loss
 #   nd-token nd-token-wo-pred|att|hid     ND (and its Table 5 rows) with --nd-feature-norm token
 #   standard-long                         Standard until validation NLL has not improved for ~2 epochs
@@ -137,11 +138,12 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
     cvae)
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_cvae}")
       args=("${keep[@]}" --criterion cvae "${smoothing[@]}" --cvae-kl-anneal-updates "$cvae_anneal") ;;
-    ul|nt|standard-refined)
+    ul|ul-logdiff|nt|standard-refined)
       bin=bin; epochs=1; refines=standard; base=("${model[@]}" "${refine_optim[@]}" "${shared[@]}")
       args=("${refine[@]}" "${smoothing[@]}")
       case $1 in
         ul) args+=(--criterion vocab_unlikelihood --ul-alpha 1000) ;;
+        ul-logdiff) args+=(--criterion vocab_unlikelihood --ul-alpha 1000 --ul-weighting logdiff) ;;
         nt) args+=(--criterion negative_training) ;;
         standard-refined) args+=(--criterion label_smoothed_cross_entropy) ;;
       esac ;;

@@ -10,6 +10,25 @@ at least ``--ul-threshold``, weighted by ``--ul-weighting``) get the unlikelihoo
 it; its mean over those places is added with weight ``--ul-alpha`` to the per-token L_mle:
 L = L_mle + alpha * L_UL (per token, as the reference's means).
 
+The weight beta(y_c): the paper (Li et al. 2020, section 3.3, vocabulary usage) weights an
+over-produced token by beta(y_c) = p_model(y_c) log(p_model(y_c) / p_*(y_c)), its term of the KL
+divergence between the model's and the humans' token distributions; ParlAI implements it as
+``--weighting kldiv``, whose code default is ``uniform`` (beta = 1), beside ``logdiff``. Our
+default is the paper's, ``kldiv``. The ND paper's alpha = 1000, picked from 1, 10, 100, 1000, is
+a grid sized for that small KL weight: for EOS under our Standard (p_gen ~ 0.110, p_hum ~ 0.071)
+alpha * beta is ~48 with kldiv, 1,000 with uniform and ~3,660 with logdiff, which made UL ~10^3
+times the MLE term and twice stopped our refinement from ending its responses (RESULTS.md).
+The ND paper does not say which beta its alpha belongs to; the Don't Say That paper's released
+vocabulary-UL models span the same alphas (1e0 to 1e3) with its own beta, so we read it as kldiv.
+Thresholds as ParlAI's: uniform and logdiff penalise p_gen - p_hum >= --ul-threshold; kldiv
+penalises p_gen > p_hum with beta > --ul-threshold (strictly).
+
+Where we differ from the reference (ParlAI ``projects/dialogue_unlikelihood/agents.py``):
+generation in eval mode (ParlAI's ``_generate`` keeps dropout on in training); the counts are
+never reset (ParlAI resets them at every train/eval switch: our refinement validates only at its
+end); exact log(1 - p) instead of a clamp at 1e-20; L_mle with label smoothing 0.1 (ND's shared
+settings) where ParlAI has none.
+
 As the reference in training mode, the counts cover every batch since the start of the run
 (its queue is only trimmed in evaluation). They are weighted with the counts of the previous
 updates (the reference adds the current batch first), summed over DDP workers, saved in
@@ -37,13 +56,14 @@ from .update_counts import CountsStateMixin, UpdateCounts
 @dataclass
 class VocabUnlikelihoodConfig(LabelSmoothedCrossEntropyCriterionConfig):
     ul_alpha: float = field(default=1.0, metadata={"help": "weight alpha of the unlikelihood term (the paper: 1000)"})
-    ul_weighting: ChoiceEnum(["logdiff", "uniform", "kldiv"]) = field(
-        default="logdiff",
-        metadata={"help": "weight of an over-produced token: log((p_gen - p_hum) / 0.001) ('logdiff', the frequency "
-                  "difference), 1 ('uniform') or p_gen log(p_gen / p_hum) ('kldiv')"},
+    ul_weighting: ChoiceEnum(["kldiv", "uniform", "logdiff"]) = field(
+        default="kldiv",
+        metadata={"help": "beta, the weight of an over-produced token: p_gen log(p_gen / p_hum) ('kldiv', the paper's "
+                  "beta), 1 ('uniform', ParlAI's default) or log((p_gen - p_hum) / 0.001) ('logdiff')"},
     )
     ul_threshold: float = field(
-        default=1e-3, metadata={"help": "a token is over-produced when p_gen - p_hum (kldiv: its weight) reaches this"})
+        default=1e-3, metadata={"help": "a token is over-produced when p_gen - p_hum reaches this (uniform, logdiff) "
+                                "or its kldiv weight exceeds it"})
     ul_queue_size: int = field(
         default=32,
         metadata={"help": "batches counted before the unlikelihood term starts (the reference's queue size)"},
@@ -54,7 +74,7 @@ class VocabUnlikelihoodConfig(LabelSmoothedCrossEntropyCriterionConfig):
 @register_criterion("vocab_unlikelihood", dataclass=VocabUnlikelihoodConfig)
 class VocabUnlikelihoodCriterion(CountsStateMixin, LabelSmoothedCrossEntropyCriterion):
     def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
-                 ul_alpha=1.0, ul_weighting="logdiff", ul_threshold=1e-3, ul_queue_size=32, ul_max_len_b=50):
+                 ul_alpha=1.0, ul_weighting="kldiv", ul_threshold=1e-3, ul_queue_size=32, ul_max_len_b=50):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         if ul_alpha < 0 or ul_queue_size < 0 or ul_max_len_b < 1:
             raise ConfigError("--ul-alpha and --ul-queue-size must be >= 0 and --ul-max-len-b >= 1")
