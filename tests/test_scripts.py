@@ -96,6 +96,7 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     ({"SEED": "0"}, "error: SEED must be a positive integer, got '0'"),
     ({"STUDENT_EPOCHS": "x"}, "error: STUDENT_EPOCHS must be a positive integer, got 'x'"),
     ({"SPLIT": "train"}, "error: SPLIT must be test or valid, got 'train'"),
+    ({"DECODINGS": "greedy topp5"}, "error: DECODINGS: unknown decoding 'topp5'"),
     ({"SYSTEMS": "standard-long", "STUDENT_EPOCHS": "4"}, "error: standard-long takes no STUDENT_EPOCHS"),
 ])
 def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):

@@ -31,7 +31,9 @@
 # with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> is
 # not trained on its own but is standard-long's average at the end of epoch E (inverse_sqrt
 # does not depend on the run's length, so that is the E-epoch run). SPLIT=valid decodes the validation set (greedy) into
-# RESULTS_DIR/valid/ instead of the test set.
+# RESULTS_DIR/valid/ instead of the test set. DECODINGS (default: config.sh's, greedy on valid)
+# picks the decodings, any of greedy, beam5, topp9 (nucleus sampling, p = 0.9, one sample a
+# query, seeded with SEED) and topp9-seed<K> (the same, seeded with K).
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
@@ -59,6 +61,12 @@ seed=${SEED:-1}
 split=${SPLIT:-test}
 [[ $split == test || $split == valid ]] || { echo "error: SPLIT must be test or valid, got '$split'" >&2; exit 2; }
 source "$here/config.sh"
+[ "$split" = test ] || decodings=(greedy)
+[ -z "${DECODINGS:-}" ] || read -r -a decodings <<<"$DECODINGS"
+for decoding in "${decodings[@]}"; do
+  [[ $decoding =~ ^(greedy|beam5|topp9|topp9-seed[1-9][0-9]*)$ ]] || {
+    echo "error: DECODINGS: unknown decoding '$decoding' (greedy, beam5, topp9, topp9-seed<K>)" >&2; exit 2; }
+done
 ep_suffix=""; [ -z "${STUDENT_EPOCHS:-}" ] || ep_suffix="-ep$student_epochs"
 seed_suffix=""; [ "$seed" = 1 ] || seed_suffix="-seed$seed"
 name_of() {  # name_of SYSTEM: its name in WORK_DIR, outputs/ and results.json
@@ -190,15 +198,19 @@ ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, ave
 for system in "${systems[@]}"; do ready "$system"; done
 [ -z "${PRINT_TRAINING:-}" ] || exit 0
 
-if [ "$split" = valid ]; then results=$results/valid; decodings=(greedy); fi  # the validation set: greedy only
+[ "$split" = test ] || results=$results/$split
 decode() {  # decode SYSTEM DECODING: the split, one response a line in its order
   local name; name=$(name_of "$1")
-  local beam=1 out="$results/outputs/$name.$2.txt" log="$work/logs/generate.$name.$2.log"
+  local out="$results/outputs/$name.$2.txt" log="$work/logs/generate.$name.$2.log" search=(--beam 1 --seed "$seed")
   [ "$split" = test ] || log="$work/logs/generate.$split.$name.$2.log"
-  [ "$2" = beam5 ] && beam=5
+  case $2 in
+    beam5) search=(--beam 5 --seed "$seed") ;;
+    topp9) search=(--beam 1 --sampling --sampling-topp 0.9 --seed "$seed") ;;
+    topp9-seed*) search=(--beam 1 --sampling --sampling-topp 0.9 --seed "${2#topp9-seed}") ;;
+  esac
   mkdir -p "$results/outputs"
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
-    --path "$(model_path "$1")" --gen-subset "$split" --beam "$beam" --max-len-b 50 --seed "$seed" \
+    --path "$(model_path "$1")" --gen-subset "$split" "${search[@]}" --max-len-b 50 \
     "${gen_batch[@]}" >"$log" 2>"$log.err" || { tail -5 "$log.err" >&2; return 1; }
   python -m nd_eval.responses "$log" --expect "$work/data/text/$split.tgt" --out "$out"
 }
