@@ -19,19 +19,26 @@ from .bootstrap import BOOTSTRAPPED, SystemStatistics, paired_bootstrap
 from .io import read_hypotheses, read_vocab
 from .metrics import evaluate
 
-METRICS = """metrics (on whitespace tokens; Dist and LF: higher is more diverse, KL: lower is closer to the references):
-  dist-1/2/3   distinct n-grams / all n-grams over all responses (corpus level)
+METRICS = """metrics (whitespace tokens; Dist, Ent, LF: higher is more diverse; KL: lower is closer to the references):
+  dist-1/2/3   CORPUS-level Dist-n: the distinct n-grams of all the responses together / all their n-grams
+               (not the mean of each response's own ratio, which rewards short responses)
+  ent-1..4     Ent-n (Zhang et al. 2018): the entropy in nats of the n-gram distribution of all the responses
   lf           share of response tokens seen 1..99 times in the training responses (AdaLabel's LF)
   kl-1/2       KL between the reference and response n-gram distributions on their shared n-grams, in bits,
                as dialog-eval computes it (lower: closer to human word use); kl-n-exact is the textbook KL
   bleu-3/4     mean sentence BLEU (nltk, smoothing method 4) against the one reference; sacrebleu: corpus BLEU
-  mean-length  tokens per response
-With --vocab, tokens outside the vocabulary count as <unk> in Dist and KL (as the paper's evaluation).
+  self-bleu-4  Self-BLEU (Texygen): each response's BLEU-4 (nltk, smoothing method 1) with all the other
+               responses as references, averaged over all responses (exact); higher: the responses look alike
+  mean-length  tokens per response; at-limit: the share of responses of --length-limit tokens or more (cut by
+               the generation's limit: long rambling raises Dist-n)
+  distinct-responses  how many different responses; top10-share: the share of the ten commonest
+With --vocab, tokens outside the vocabulary count as <unk> in Dist, Ent and KL (as the paper's evaluation).
 --bootstrap: Dist-n, LF and mean length are recomputed on each resample as corpus-level metrics, BLEU as
-the mean of the resampled lines' sentence scores; KL has a point ratio only (see nd_eval/bootstrap.py)."""
+the mean of the resampled lines' sentence scores; the others have a point ratio only (nd_eval/bootstrap.py)."""
 
-KEYS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", "kl-1-exact", "kl-2-exact", "sacrebleu"]
-RATIO_KEYS = [k for k in KEYS if k != "sacrebleu"] + ["mean-length"]
+KEYS = ["dist-1", "dist-2", "dist-3", "ent-4", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", "kl-1-exact", "kl-2-exact",
+        "self-bleu-4", "mean-length", "at-limit", "distinct-responses", "top10-share", "sacrebleu"]
+RATIO_KEYS = [k for k in KEYS if k != "sacrebleu"]
 
 
 def read_aligned(hyp_path, refs):
@@ -44,12 +51,11 @@ def read_aligned(hyp_path, refs):
     return [h.split() for h in hyps]
 
 
-def score_file(hyp_path, refs, train, vocab):
+def score_file(hyp_path, refs, train, vocab, length_limit=50):
     hyps = read_aligned(hyp_path, refs)
-    scores = evaluate(hyps, [r.split() for r in refs[1]], train, vocab)
+    scores = evaluate(hyps, [r.split() for r in refs[1]], train, vocab, length_limit=length_limit)
     scores["lines"] = len(hyps)
     scores["tokens"] = sum(len(h) for h in hyps)
-    scores["mean-length"] = scores["tokens"] / len(hyps) if hyps else 0.0
     scores["empty_lines"] = sum(1 for h in hyps if not h)
     return scores
 
@@ -92,7 +98,8 @@ def markdown(rows):
     header = "| system | " + " | ".join(KEYS) + " |"
     lines = [header, "|" + "---|" * (len(KEYS) + 1)]
     for name, scores in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{scores[k]:.4f}" for k in KEYS) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{scores[k]:.4f}" if isinstance(scores[k], float) else str(scores[k])
+                                                   for k in KEYS) + " |")
     return "\n".join(lines)
 
 
@@ -110,6 +117,8 @@ def main(argv=None):
     parser.add_argument("--bootstrap", type=int, metavar="N",
                         help="with --baseline: N paired resamples of the queries for 95%% intervals of the ratios")
     parser.add_argument("--seed", type=int, default=1, help="seed of the resampling (default 1)")
+    parser.add_argument("--length-limit", type=int, default=50,
+                        help="the generation's length limit in tokens, for at-limit (default 50, run.sh's --max-len-b)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.bootstrap is not None and not args.baseline:
@@ -120,7 +129,7 @@ def main(argv=None):
     train = [line.split() for line in read_lines(args.train)]
     vocab = read_vocab(args.vocab) if args.vocab else None
     paths = args.hyp + ([args.baseline] if args.baseline and args.baseline not in args.hyp else [])
-    rows = {h: score_file(h, refs, train, vocab) for h in paths}
+    rows = {h: score_file(h, refs, train, vocab, args.length_limit) for h in paths}
     ratios = None
     if args.baseline:
         if args.bootstrap:

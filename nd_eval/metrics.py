@@ -17,6 +17,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import sacrebleu
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
+from .self_bleu import self_bleu
+
 UNK = "<unk>"
 BLEU_WEIGHTS = {"bleu-3": (0.33, 0.33, 0.33, 0), "bleu-4": (0.25, 0.25, 0.25, 0.25)}
 
@@ -41,6 +43,28 @@ def distinct(lines, n: int, vocab=None, counts: Optional[Counter] = None) -> flo
     counts = ngram_counts(lines, n, vocab) if counts is None else counts
     total = sum(counts.values())
     return len(counts) / total if total else 0.0
+
+
+def entropy(counts: Counter) -> float:
+    """Ent-n (Zhang et al. 2018): the entropy, in nats, of the corpus' n-gram distribution
+    (``counts``: every n-gram of every response, never across responses); 0 when it is empty."""
+    total = sum(counts.values())
+    return -math.fsum(c / total * math.log(c / total) for c in counts.values()) if total else 0.0
+
+
+def response_statistics(lines, length_limit: int = 50) -> Dict[str, float]:
+    """mean-length (tokens a response), at-limit (the share of responses of length_limit tokens or
+    more: generation cut them, as --max-len-b does), distinct-responses (how many different
+    responses) and top10-share (the share of responses that are one of the ten commonest)."""
+    if not lines:
+        return {"mean-length": 0.0, "at-limit": 0.0, "distinct-responses": 0, "top10-share": 0.0}
+    responses = Counter(" ".join(tokens) for tokens in lines)
+    return {
+        "mean-length": sum(len(tokens) for tokens in lines) / len(lines),
+        "at-limit": sum(1 for tokens in lines if len(tokens) >= length_limit) / len(lines),
+        "distinct-responses": len(responses),
+        "top10-share": sum(c for _, c in responses.most_common(10)) / len(lines),
+    }
 
 
 def low_frequency_ratio(lines, train_counts: Counter, threshold: int = 100) -> float:
@@ -178,9 +202,10 @@ def _counting_metrics(hyps, refs, train, vocab) -> Dict[str, float]:
     train_counts = Counter(t for line in train for t in line)
     if vocab is None:
         vocab = set(train_counts)
-    hyp_counts = {n: ngram_counts(hyps, n, vocab) for n in (1, 2, 3)}
+    hyp_counts = {n: ngram_counts(hyps, n, vocab) for n in (1, 2, 3, 4)}
     ref_counts = {n: ngram_counts(refs, n, vocab) for n in (1, 2)}
     scores = {f"dist-{n}": distinct(hyps, n, counts=hyp_counts[n]) for n in (1, 2, 3)}
+    scores.update({f"ent-{n}": entropy(hyp_counts[n]) for n in (1, 2, 3, 4)})
     scores["lf"] = low_frequency_ratio(hyps, train_counts)
     for n in (1, 2):
         scores[f"kl-{n}"] = kl_dialog_eval(hyps, refs, n, vocab, hyp_counts[n], ref_counts[n])
@@ -188,11 +213,13 @@ def _counting_metrics(hyps, refs, train, vocab) -> Dict[str, float]:
     return scores
 
 
-def evaluate(hyps, refs, train, vocab: Optional[set] = None, parallel_from: int = 4000) -> Dict[str, object]:
-    """All metrics for one system, sacreBLEU included. ``hyps``, ``refs``: token lists,
-    aligned; ``train``: token lists of the training responses; ``vocab`` defaults to the
-    training tokens. From ``parallel_from`` lines on, worker processes compute nltk BLEU
-    (in chunks) and sacreBLEU while this process computes the rest; the scores are the same."""
+def evaluate(hyps, refs, train, vocab: Optional[set] = None, parallel_from: int = 4000,
+             length_limit: int = 50) -> Dict[str, object]:
+    """All metrics for one system, sacreBLEU and Self-BLEU included. ``hyps``, ``refs``: token
+    lists, aligned; ``train``: token lists of the training responses; ``vocab`` defaults to the
+    training tokens; ``length_limit``: the generation's length limit (``at-limit``). From
+    ``parallel_from`` lines on, worker processes compute nltk BLEU (in chunks), sacreBLEU and
+    Self-BLEU while this process computes the rest; the scores are the same."""
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
     pairs = list(zip(hyps, refs))
@@ -201,11 +228,15 @@ def evaluate(hyps, refs, train, vocab: Optional[set] = None, parallel_from: int 
         scores = _counting_metrics(hyps, refs, train, vocab)
         scores.update(_bleu_means([_bleu_sums(pairs)], len(pairs)))
         scores.update(sacre_bleu(hyps, refs))
-        return scores
-    with _pool(workers) as pool:
-        sacre = pool.submit(sacre_bleu, hyps, refs)
-        bleu_parts = [pool.submit(_bleu_sums, chunk) for chunk in _chunks(pairs, workers)]
-        scores = _counting_metrics(hyps, refs, train, vocab)
-        scores.update(_bleu_means([part.result() for part in bleu_parts], len(pairs)))
-        scores.update(sacre.result())
+        scores["self-bleu-4"] = self_bleu(hyps)
+    else:
+        with _pool(workers) as pool:
+            sacre = pool.submit(sacre_bleu, hyps, refs)
+            self_bleu_4 = pool.submit(self_bleu, hyps)
+            bleu_parts = [pool.submit(_bleu_sums, chunk) for chunk in _chunks(pairs, workers)]
+            scores = _counting_metrics(hyps, refs, train, vocab)
+            scores.update(_bleu_means([part.result() for part in bleu_parts], len(pairs)))
+            scores.update(sacre.result())
+            scores["self-bleu-4"] = self_bleu_4.result()
+    scores.update(response_statistics(hyps, length_limit))
     return scores

@@ -215,3 +215,39 @@ def test_study_trajectory_table(tmp_path):
     # two responses "a b": 2 distinct unigrams of 4, 1 distinct bigram of 2
     assert values["update"] == "150" and values["loss"] == "3.5000" and values["alpha"] == "0.5000"
     assert values["dist-1"] == "0.5000" and values["dist-2"] == "0.5000" and values["mean_len"] == "2.00"
+
+
+SELF_BLEU_LINES = ["i am fine thank you", "i am fine", "i am fine", "yes", "", "what about you ?",
+                   "you are fine thank you very much", "a b c d e f g", "i do not know", "no i am not fine"]
+
+
+def test_self_bleu_equals_nltk_with_every_other_response_as_references():
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    from nd_eval.self_bleu import self_bleu
+
+    lines = [line.split() for line in SELF_BLEU_LINES]
+    expected = []
+    for i, hyp in enumerate(lines):
+        others = lines[:i] + lines[i + 1:]
+        expected.append(sentence_bleu(others, hyp, smoothing_function=SmoothingFunction().method1))
+    assert self_bleu(lines) == pytest.approx(sum(expected) / len(expected), abs=1e-12)
+    assert self_bleu(lines[:1]) == 0.0
+    assert self_bleu([["a", "b"], ["a", "b"]]) == pytest.approx(  # identical: every precision 1, except 3-, 4-grams
+        math.exp((math.log(1) + math.log(1) + math.log(0.1) + math.log(0.1)) / 4))
+
+
+def test_entropy_and_response_statistics_by_hand():
+    from collections import Counter
+
+    from nd_eval.metrics import entropy, response_statistics
+
+    # unigrams a a a b: p = 3/4, 1/4
+    assert entropy(Counter({("a",): 3, ("b",): 1})) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    assert entropy(Counter()) == 0.0
+    lines = [r.split() for r in ["i know", "i know", "x " * 50, "no", "yes", "i know"]]
+    stats = response_statistics(lines, length_limit=50)
+    assert stats == {"mean-length": (2 * 3 + 50 + 1 + 1) / 6, "at-limit": 1 / 6, "distinct-responses": 4,
+                     "top10-share": 1.0}
+    many = [[str(i)] for i in range(11)] + [["0"]]  # "0" twice, ten others once: the ten commonest cover 11
+    assert response_statistics(many)["top10-share"] == 11 / 12
