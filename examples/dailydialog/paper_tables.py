@@ -73,27 +73,35 @@ TABLES = {"ablations": [
 ]}
 
 
+# what the responses look like (ours only): long rambling and a few stock answers both move Dist-n
+RESPONSE_COLUMNS = {"mean-length": "{:.1f}", "at-limit": "{:.3f}", "distinct-responses": "{:d}"}
+
+
 def table(results, title, decoding, columns, rows):
     standard = results.get("standard", {}).get(decoding)
-    header = ["system", "source", *columns, "dist-2 / Standard", "bleu-4 / Standard"]
+    header = ["system", "source", *columns, "dist-2 / Standard", "bleu-4 / Standard", *RESPONSE_COLUMNS]
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for label, system, _ in rows:
         ours = results.get(system, {}).get(decoding)
         if ours is None:
-            lines.append(f"| {label} (`{system}`) | ours | " + " | ".join("not run" for _ in columns) + " | | |")
+            lines.append(f"| {label} (`{system}`) | ours | " + " | ".join(["not run"] * len(columns)
+                                                                         + [""] * (2 + len(RESPONSE_COLUMNS))) + " |")
         else:
             ratios = ["", ""]
             if standard:
                 ratios = [f"{ours[m] / standard[m]:.2f}x" for m in ("dist-2", "bleu-4")]
+            # results.json written before these metrics existed has none of them
+            responses = [RESPONSE_COLUMNS[c].format(ours[c]) if c in ours else "" for c in RESPONSE_COLUMNS]
             lines.append(f"| {label} (`{system}`) | ours | " + " | ".join(f"{ours[c]:.4f}" for c in columns)
-                         + f" | {ratios[0]} | {ratios[1]} |")
+                         + f" | {ratios[0]} | {ratios[1]} | " + " | ".join(responses) + " |")
     for label, _, paper in rows:
         if paper is None:
             continue
         values = dict(zip(columns, paper))
         paper_standard = PAPER_STANDARD[decoding]
         ratios = [f"{values[m] / paper_standard[m]:.2f}x" if m in values else "" for m in ("dist-2", "bleu-4")]
-        lines.append(f"| {label} | paper | " + " | ".join(f"{v:g}" for v in paper) + f" | {ratios[0]} | {ratios[1]} |")
+        lines.append(f"| {label} | paper | " + " | ".join([f"{v:g}" for v in paper] + ratios
+                                                       + [""] * len(RESPONSE_COLUMNS)) + " |")
     return "\n".join(lines)
 
 
