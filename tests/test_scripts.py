@@ -146,3 +146,15 @@ def test_demo_runs_resumes_and_reports(tmp_path):
     again = bash("examples/demo.sh", str(work), str(pairs), env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("(done before") == 7  # data, 3 trainings, 3 decodings
+
+
+@pytest.mark.parametrize("name", ["baselines_vs_standard", "nd_vs_standard", "eval_speed", "bootstrap_speed",
+                                  "source_entropy_speed"])
+def test_the_benchmarks_are_importable_modules(name):
+    """python -m examples.benchmarks.NAME, each importing its siblings as a package (no sys.path edits)."""
+    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-c",
+                          f"import examples.benchmarks.{name} as m; print(callable(m.main))"],
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]
+    source = open(os.path.join(ROOT, "examples", "benchmarks", f"{name}.py")).read()
+    assert "sys.path" not in source

@@ -216,3 +216,20 @@ def test_config_errors_are_one_line_on_the_command_line(databin, tmp_path):
     debug = subprocess.run(cmd, capture_output=True, text=True,
                            env={**os.environ, "PYTHONWARNINGS": "ignore", "ND_FAIRSEQ_TRACEBACK": "1"})
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("tool", ["fairseq-train", "fairseq-generate"])
+def test_a_missing_data_directory_is_one_line(tmp_path, tool):
+    import os
+    import subprocess
+
+    from .helpers import BIN
+
+    missing = tmp_path / "no-such-bin"
+    extra = (["--save-dir", str(tmp_path), *TINY_TRAIN] if tool == "fairseq-train"
+             else ["--path", str(tmp_path / "x.pt")])
+    out = subprocess.run([os.path.join(BIN, tool), str(missing), "--user-dir", USER_DIR, "--task",
+                          "negative_distillation", *extra], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == f"error: data directory not found: {missing}"

@@ -1,6 +1,6 @@
 """Time per training update of each baseline criterion vs Standard's, on the same batches.
 
-    OMP_NUM_THREADS=1 python examples/benchmarks/baselines_vs_standard.py [DATA_BIN] [--arch ...] [--rounds N]
+    OMP_NUM_THREADS=1 python -m examples.benchmarks.baselines_vs_standard [DATA_BIN] [--arch ...] [--rounds N]
 
 One student initialisation copied for every criterion; each round runs one update (forward,
 backward, Adam step, and the criterion's end-of-update bookkeeping) of every criterion on the
@@ -16,7 +16,6 @@ import argparse
 import copy
 import os
 import statistics
-import sys
 import time
 import warnings
 
@@ -26,9 +25,7 @@ from fairseq import options, tasks  # noqa: E402
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
 
 import nd_fairseq  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nd_vs_standard import sample_databin  # noqa: E402
+from examples.benchmarks.nd_vs_standard import sample_databin  # noqa: E402
 
 CRITERIA = {
     "standard": ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1"],
@@ -36,7 +33,8 @@ CRITERIA = {
     "token_unlikelihood": ["--criterion", "token_unlikelihood", "--label-smoothing", "0.1"],
     "vocab_unlikelihood": ["--criterion", "vocab_unlikelihood", "--label-smoothing", "0.1", "--ul-queue-size", "0",
                            "--ul-alpha", "1000"],
-    "negative_training": ["--criterion", "negative_training", "--label-smoothing", "0.1", "--nt-history", "1"],
+    "negative_training": ["--criterion", "negative_training", "--label-smoothing", "0.1",
+                          "--nt-history-responses", "1"],
     "adalabel": ["--criterion", "adalabel"],
     "cvae": ["--criterion", "cvae", "--label-smoothing", "0.1"],
 }

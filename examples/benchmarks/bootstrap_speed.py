@@ -1,7 +1,7 @@
 """Seconds for the paired bootstrap of nd_eval: 1,000 resamples of 6,841 queries, three systems
 against a baseline (the size of the DailyDialog test set), against the 60 s target.
 
-    python examples/benchmarks/bootstrap_speed.py [RESAMPLES] [LINES]
+    python -m examples.benchmarks.bootstrap_speed [RESAMPLES] [LINES]
 
 The systems' responses are DailyDialog-like responses of the bundled sample, cycled with
 different shifts; building the per-line statistics (sentence BLEU included) is timed, the

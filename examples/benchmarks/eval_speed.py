@@ -1,6 +1,6 @@
 """Seconds to score 10,000 responses with every metric of nd_eval.
 
-    python examples/benchmarks/eval_speed.py [N]
+    python -m examples.benchmarks.eval_speed [N]
 
 Hypotheses and references are N DailyDialog-like responses built from the bundled sample
 (responses of the sample's training pairs, cycled and shifted so that hypothesis and

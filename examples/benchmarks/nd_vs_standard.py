@@ -1,6 +1,6 @@
 """Time per update and peak memory of ND training vs standard label-smoothed training.
 
-    OMP_NUM_THREADS=1 python examples/benchmarks/nd_vs_standard.py [DATA_BIN] [--arch ...] [--world-size 2]
+    OMP_NUM_THREADS=1 python -m examples.benchmarks.nd_vs_standard [DATA_BIN] [--arch ...] [--world-size 2]
 
 The same student (same initial weights), the same batches, in one process: each round runs
 one standard update (label_smoothed_cross_entropy, Adam) and one ND update (frozen teacher

@@ -1,6 +1,6 @@
 """Pairs per second of preprocess/source_entropy.py's scoring and D_N selection.
 
-    OMP_NUM_THREADS=1 python examples/benchmarks/source_entropy_speed.py [N]
+    OMP_NUM_THREADS=1 python -m examples.benchmarks.source_entropy_speed [N]
 
 N synthetic pairs (default 1,000,000) with a Zipf-like response distribution, so that
 many responses repeat as in real dialogue data.

@@ -83,6 +83,14 @@ class NegativeDistillationTask(CriterionStateMixin, ExactBatchingMixin, Translat
         self.run_announced = False
         self.negative_responses = {}  # NegativeResponses -> its source, built on first use
 
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        # fairseq's translation task would fail on the missing dict.*.txt with a traceback
+        for path in (cfg.data or "").split(os.pathsep):
+            if path and not os.path.isdir(path):
+                raise ConfigError(f"data directory not found: {path}")
+        return super().setup_task(cfg, **kwargs)
+
     def build_model(self, cfg, from_checkpoint=False):
         # from_checkpoint: a trained model being loaded (fairseq-generate, -interactive,
         # -validate, or load_teacher itself); only a model built for training gets a teacher.
