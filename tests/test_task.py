@@ -122,38 +122,73 @@ def test_batches_cover_every_example_with_a_batch_multiple(databin, teacher_ckpt
     assert len(task.dataset("test")) % 8 != 0  # the case the stock batching gets wrong
 
 
-def test_every_plugin_flag_has_help():
-    """Read from the dataclasses themselves: a field added without help fails here."""
+def test_every_registered_component_and_flag_is_listed_with_help():
+    """From fairseq's registries, filtered to this package: every task, criterion and architecture
+    appears in `python -m nd_fairseq`, with every flag its classes declare, each with help."""
+    import argparse
     import dataclasses
     import subprocess
     import sys
 
-    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig
-    from fairseq.dataclass import FairseqDataclass
-    from fairseq.tasks.translation import TranslationConfig
+    from fairseq.criterions import CRITERION_DATACLASS_REGISTRY
+    from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
+    from fairseq.models.transformer import TransformerModel
+    from fairseq.tasks import TASK_DATACLASS_REGISTRY
 
-    from nd_fairseq.criterions.face import FaceConfig
-    from nd_fairseq.criterions.negative_distillation import NegativeDistillationCriterionConfig
-    from nd_fairseq.criterions.negative_training import NegativeTrainingConfig
-    from nd_fairseq.criterions.token_unlikelihood import TokenUnlikelihoodConfig
-    from nd_fairseq.criterions.vocab_unlikelihood import VocabUnlikelihoodConfig
-    from nd_fairseq.tasks.negative_distillation import NegativeDistillationConfig
+    import nd_fairseq  # noqa: F401
+
+    def ours(cls):
+        return cls.__module__.startswith("nd_fairseq")
 
     out = subprocess.run([sys.executable, "-m", "nd_fairseq"], capture_output=True, text=True, check=True).stdout
-    own = []
-    lsce = LabelSmoothedCrossEntropyCriterionConfig
-    for cls, parent in [(NegativeDistillationConfig, TranslationConfig), (NegativeDistillationCriterionConfig, lsce),
-                        (FaceConfig, FairseqDataclass), (VocabUnlikelihoodConfig, lsce),
-                        (TokenUnlikelihoodConfig, lsce), (NegativeTrainingConfig, lsce)]:
-        inherited = {f.name for f in dataclasses.fields(parent)}
-        # fields read from other groups (omegaconf interpolations such as ${optimization.max_update}) are no flags
-        own += [f for f in dataclasses.fields(cls) if f.name not in inherited and not str(f.default).startswith("${")]
-    assert len(own) >= 22
-    for f in own:
-        assert f.metadata.get("help", "").strip(), f"{f.name} has no help"
-        assert not (f.type is bool and f.default), f"{f.name}: a bool flag defaulting to True cannot be switched off"
-        flag = "--" + f.name.replace("_", "-")
-        assert any(line.strip().startswith(flag + " ") for line in out.splitlines()), flag
+    sections = {}  # title line -> its flag lines
+    for line in out.splitlines():
+        if line.startswith("--"):
+            title = line
+            sections[title] = []
+        elif line.startswith("  --") and sections:
+            sections[title].append(line.strip())
+
+    def section(prefix):
+        found = [lines for title, lines in sections.items() if title.startswith(prefix)]
+        assert len(found) == 1, prefix
+        return found[0]
+
+    declared = 0
+    for kind, registry in (("task", TASK_DATACLASS_REGISTRY), ("criterion", CRITERION_DATACLASS_REGISTRY)):
+        for name, cls in registry.items():
+            if not ours(cls):
+                continue
+            lines = section(f"--{kind} {name}")
+            for owner in cls.__mro__:
+                if not ours(owner):
+                    continue
+                for field_name in vars(owner).get("__annotations__", {}):
+                    f = next(f for f in dataclasses.fields(cls) if f.name == field_name)
+                    if str(f.default).startswith("${"):  # read from another group (an interpolation): no flag
+                        continue
+                    declared += 1
+                    assert f.metadata.get("help", "").strip(), f"{name}: {f.name} has no help"
+                    assert not (f.type is bool and f.default), f"{f.name}: a bool defaulting to True cannot be unset"
+                    flag = "--" + f.name.replace("_", "-")
+                    assert any(line.startswith(flag + " ") or line == flag for line in lines), (name, flag)
+    assert declared >= 30
+    stock = argparse.ArgumentParser(add_help=False)
+    TransformerModel.add_args(stock)
+    stock_flags = {s for a in stock._actions for s in a.option_strings}
+    models = [cls for cls in MODEL_REGISTRY.values() if ours(cls)]
+    assert len(models) == 3
+    for cls in models:
+        archs = sorted(a for a, m in ARCH_MODEL_REGISTRY.items() if m is cls)
+        lines = section(f"--arch {', '.join(archs)} ")
+        parser = argparse.ArgumentParser(add_help=False)
+        cls.add_args(parser)
+        for action in parser._actions:
+            if set(action.option_strings) - stock_flags:
+                assert action.help, action.option_strings
+                assert any(line.startswith(action.option_strings[0]) for line in lines), action.option_strings
+
+
 def test_teacher_with_nan_weights(databin, teacher_ckpt, tmp_path):
     state = torch.load(teacher_ckpt, map_location="cpu")
     state["model"]["decoder.layers.0.fc1.weight"][0, 0] = float("nan")
