@@ -38,7 +38,11 @@ step data bash -c "bash '$root/preprocess/binarize.sh' '$pairs' '$work/data' >'$
 common=(--task negative_distillation --arch transformer_nd_tiny --optimizer adam --adam-betas '(0.9,0.98)'
         --lr 0.002 --lr-scheduler inverse_sqrt --warmup-updates 100 --max-tokens 2000 --max-epoch "${DEMO_EPOCHS:-6}"
         --label-smoothing 0.1 --no-epoch-checkpoints --no-progress-bar --log-format json
-        --log-interval 50 --seed 1 --num-workers 0 --best-checkpoint-metric loss)
+        --log-interval 50 --seed 1 --num-workers 0)
+# checkpoint_best.pt: the lowest validation loss for the teacher (the checkpoint that teaches), the lowest
+# validation NLL for the students; but the students are decoded at the run's end (checkpoint_last.pt, the same
+# budget for both), as an ND student's NLL rises while alpha pushes it away from the teacher (its `loss`, which
+# mixes in the ND terms, falls with alpha and says nothing about the checkpoint)
 train() {  # train NAME DATA [fairseq-train args]: its log in logs/NAME.log, one line per epoch shown
   local name=$1 data=$2
   shift 2
@@ -46,24 +50,26 @@ train() {  # train NAME DATA [fairseq-train args]: its log in logs/NAME.log, one
     | tee -a "$work/logs/$name.log" | python -u -m nd_eval.progress
 }
 echo "== 2. negative teacher: MLE on D_N"
-step teacher train teacher "$work/data/bin-negative" --criterion label_smoothed_cross_entropy
+step teacher train teacher "$work/data/bin-negative" --criterion label_smoothed_cross_entropy \
+  --best-checkpoint-metric loss
 echo "== 3. Standard: MLE on D"
-step standard train standard "$work/data/bin" --criterion label_smoothed_cross_entropy
+step standard train standard "$work/data/bin" --criterion label_smoothed_cross_entropy --best-checkpoint-metric nll_loss
 echo "== 4. ND student on D, away from the teacher (alpha rises over the ~490 updates to 0.87, as in the cpu recipe)"
 step nd train nd "$work/data/bin" --teacher-path "$work/teacher/checkpoint_best.pt" \
-  --criterion negative_distillation --nd-gamma 560
+  --criterion negative_distillation --nd-gamma 560 --best-checkpoint-metric nll_loss
 python -m nd_eval.plot "$work/logs/nd.log" "$work/nd_training.png" | sed 's/^/   /'
 
-decode() {  # decode SYSTEM: greedy responses to the test queries
+decode() {  # decode SYSTEM CHECKPOINT: greedy responses to the test queries
   fairseq-generate "$work/data/bin" --user-dir "$user_dir" --task negative_distillation \
-    --path "$work/$1/checkpoint_best.pt" --gen-subset test --beam 1 --max-tokens 4000 --max-len-b 40 \
+    --path "$work/$1/$2" --gen-subset test --beam 1 --max-tokens 4000 --max-len-b 40 \
     >"$work/logs/decode-$1.log" 2>&1 &&
   python -m nd_eval.responses "$work/logs/decode-$1.log" --expect "$work/data/text/test.tgt" \
     --out "$work/outputs/$1.greedy.txt"
 }
 echo "== 5. fairseq-generate (greedy) and the paper's metrics on the sample's test set"
-for system in teacher standard nd; do
-  step "decode-$system" decode "$system"
+step decode-teacher decode teacher checkpoint_best.pt
+for system in standard nd; do
+  step "decode-$system" decode "$system" checkpoint_last.pt
 done
 python -m nd_eval.results --outputs "$work/outputs" --ref "$work/data/text/test.tgt" \
   --train "$work/data/text/train.tgt" --json-out "$work/results.json"

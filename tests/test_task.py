@@ -268,3 +268,25 @@ def test_a_missing_data_directory_is_one_line(tmp_path, tool):
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1] == f"error: data directory not found: {missing}"
+
+
+def test_a_students_best_checkpoint_has_the_lowest_validation_nll(databin, teacher_ckpt, tmp_path):
+    """The demo's and README's rule for students, --best-checkpoint-metric nll_loss: checkpoint_best.pt is
+    the epoch of the lowest validation NLL, whatever alpha does to the ND student's `loss`."""
+    import json
+
+    out = cli("fairseq-train", databin, "--user-dir", USER_DIR, "--save-dir", tmp_path, *TINY_TRAIN,
+              "--task", "negative_distillation", "--criterion", "negative_distillation", "--teacher-path",
+              teacher_ckpt, "--nd-gamma", "8", "--max-epoch", "4", "--best-checkpoint-metric", "nll_loss",
+              "--log-format", "json")
+    valid = [json.loads(line.split("| valid |", 1)[1]) for line in (out.stdout + out.stderr).splitlines()
+             if "| valid |" in line]
+    assert len(valid) == 4
+    nll = [float(row["valid_nll_loss"]) for row in valid]
+    losses = [float(row["valid_loss"]) for row in valid]
+    assert all(abs(a - b) > 0.01 for a, b in zip(losses, nll))  # ND's loss is not its NLL
+    best = torch.load(tmp_path / "checkpoint_best.pt", map_location="cpu")["extra_state"]
+    assert best["val_loss"] == pytest.approx(min(nll), abs=1e-3)  # the log rounds to 3 decimals
+    # saved at the end of an epoch, whose iterator state points at the next one
+    assert best["train_iterator"]["iterations_in_epoch"] == 0
+    assert best["train_iterator"]["epoch"] - 1 == nll.index(min(nll)) + 1
