@@ -92,3 +92,28 @@ def first_batch(task, split="valid", max_tokens=400):
     task.load_dataset(split)
     itr = task.get_batch_iterator(task.dataset(split), max_tokens=max_tokens).next_epoch_itr(shuffle=False)
     return next(iter(itr))
+
+
+ROOT = os.path.dirname(USER_DIR)
+DEMO_ENV = {**os.environ, "DEMO_EPOCHS": "1", "PYTHONWARNINGS": "ignore", "ND_VENV": os.path.join(ROOT, ".venv")}
+
+
+def run_tiny_demo(folder):
+    """Run examples/demo.sh on a few hundred random pairs for one epoch into folder/work/demo, with links to the
+    repository's files beside it, so that commands written for the repository root run in ``folder``."""
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(40)]
+    pairs = folder / "pairs"
+    pairs.mkdir()
+    for split, n in (("train", 300), ("valid", 30), ("test", 20)):
+        with open(pairs / f"{split}_data.txt", "w") as f:
+            for _ in range(n):
+                response = rng.choice(["ok .", "i don't know ."]) if rng.random() < 0.4 else " ".join(
+                    rng.choices(words, k=rng.randint(2, 6)))
+                f.write(" ".join(rng.choices(words, k=rng.randint(3, 8))) + "__eou__" + response + "\n")
+    for name in ("nd_fairseq", "nd_eval", "preprocess", "examples", "setup.py"):
+        os.symlink(os.path.join(ROOT, name), folder / name)
+    run = subprocess.run(["bash", "examples/demo.sh", str(folder / "work" / "demo"), str(pairs)], capture_output=True,
+                         text=True, cwd=ROOT, env=DEMO_ENV)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return folder, run

@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+from .helpers import DEMO_ENV
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -118,32 +120,18 @@ def test_run_sh_runs_only_the_files_it_is_given():
     assert collected and all(line.startswith("tests/test_scripts.py::") for line in collected)
 
 
-def test_demo_runs_resumes_and_reports(tmp_path):
+def test_demo_runs_resumes_and_reports(tiny_demo):
     """The README's first command on a few hundred pairs for one epoch: a line per epoch, a table of the three
     systems, logs and the plot in the work folder; run again, every step is skipped and it succeeds."""
-    import random
-
-    rng = random.Random(0)
-    words = [f"w{i}" for i in range(40)]
-    pairs = tmp_path / "pairs"
-    pairs.mkdir()
-    for split, n in (("train", 300), ("valid", 30), ("test", 20)):
-        with open(pairs / f"{split}_data.txt", "w") as f:
-            for _ in range(n):
-                response = rng.choice(["ok .", "i don't know ."]) if rng.random() < 0.4 else " ".join(
-                    rng.choices(words, k=rng.randint(2, 6)))
-                f.write(" ".join(rng.choices(words, k=rng.randint(3, 8))) + "__eou__" + response + "\n")
-    work = tmp_path / "demo"
-    env = {**os.environ, "DEMO_EPOCHS": "1", "PYTHONWARNINGS": "ignore"}
-    first = bash("examples/demo.sh", str(work), str(pairs), env=env)
-    assert first.returncode == 0, first.stderr[-3000:]
+    folder, first = tiny_demo
+    work = folder / "work" / "demo"
     assert "epoch 1 train:" in first.stdout and "alpha" in first.stdout
     table = [line.split("|")[1].strip() for line in first.stdout.splitlines() if "| greedy |" in line]
     assert sorted(table) == ["nd", "standard", "teacher"]
     for name in ("teacher", "standard", "nd"):
         assert (work / "logs" / f"{name}.log").stat().st_size > 0
     assert (work / "nd_training.png").exists() and (work / "results.json").exists()
-    again = bash("examples/demo.sh", str(work), str(pairs), env=env)
+    again = bash("examples/demo.sh", str(work), str(folder / "pairs"), env=DEMO_ENV)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("(done before") == 7  # data, 3 trainings, 3 decodings
 
