@@ -2,6 +2,7 @@
 and scores them with the plain metrics."""
 import json
 import math
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -121,3 +122,30 @@ def test_bootstrap_needs_a_baseline(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1].endswith("--bootstrap needs --baseline (the system the ratios are "
                                                         "taken to)")
+
+
+def test_the_seeds_table_reports_each_seed_and_the_mean_and_sd(tmp_path):
+    import statistics
+
+    from nd_eval.metrics import distinct
+
+    out_dir = tmp_path / "outputs"
+    out_dir.mkdir()
+    shifted = HYPS_A[1:] + HYPS_A[:1]
+    files = {"standard": HYPS_B, "standard-seed2": HYPS_B[::-1], "nd": HYPS_A, "nd-seed2": shifted}
+    for name, lines in files.items():
+        write(out_dir / f"{name}.greedy.txt", lines)
+    ref, train = write(tmp_path / "ref.txt", REFS), write(tmp_path / "train.txt", TRAIN)
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "dailydialog", "seeds.py")
+    out = subprocess.run([sys.executable, script, str(out_dir), "--ref", ref, "--train", train, "--systems", "nd",
+                          "--seeds", "1", "2", "3", "--bootstrap", "20"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in out.stdout.splitlines()
+            if line.startswith("| nd") or line.startswith("| standard")}
+    vocab = set(t for line in TRAIN for t in line.split())
+    d2 = [distinct(tokens(lines), 2, vocab) for lines in (HYPS_A, shifted)]
+    assert f"| {statistics.mean(d2):.4g} ± {statistics.stdev(d2):.2g} |" in rows["nd", "mean ± sd (2)"]
+    assert f"| {d2[0]:.4f} |" in rows["nd", "1"]
+    assert "not decoded yet: standard-seed3.greedy.txt, nd-seed3.greedy.txt" in out.stdout
+
+

@@ -146,3 +146,21 @@ def test_the_benchmarks_are_importable_modules(name):
     assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]
     source = open(os.path.join(ROOT, "examples", "benchmarks", f"{name}.py")).read()
     assert "sys.path" not in source
+
+
+def test_the_epochs_figure_pairs_systems_at_equal_epochs(tmp_path):
+    import json
+
+    rows = {"standard-ep2": 0.007, "standard-ep3": 0.01, "standard": 0.5, "nd": 0.015, "nd-ep6": 0.02,
+            "nd-seed2": 1.0}
+    (tmp_path / "r.json").write_text(json.dumps({k: {"greedy": {"dist-2": v, "bleu-4": 0.02}}
+                                                 for k, v in rows.items()}))
+    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "examples/dailydialog/epochs_figure.py",
+                          str(tmp_path / "r.json"), str(tmp_path / "f.png"), "--systems", "standard", "nd"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    table = [line for line in out.stdout.splitlines() if line.startswith("| standard |") or line.startswith("| nd |")]
+    # standard-ep3 wins over the plain standard row at 3 epochs; nd (3 epochs) is paired with it; no seed-2 rows
+    assert table == ["| standard | 2 | 0.0070 | 0.0200 | 1.00x |", "| standard | 3 | 0.0100 | 0.0200 | 1.00x |",
+                     "| nd | 3 | 0.0150 | 0.0200 | 1.50x |", "| nd | 6 | 0.0200 | 0.0200 | |"]
+    assert (tmp_path / "f.png").stat().st_size > 0
