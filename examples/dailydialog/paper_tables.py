@@ -16,6 +16,8 @@ import json
 PAPER_STANDARD = {"greedy": {"dist-2": 0.0313, "bleu-4": 0.395},  # the paper's Table 3
                   "beam5": {"dist-2": 0.0238, "bleu-4": 0.372}}  # its Table 10
 METRICS = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4"]
+# the decoding-only alternative a user tries first: sampling (run.sh DECODINGS="topp9 topp9-seed2")
+SAMPLED = [("Standard", "standard"), ("AdaLabel", "adalabel"), ("ND", "nd")]
 # set -> [(title, decoding, columns, rows of (label, our system, the paper's values in the columns' order,
 # or None for our controls, which the paper has not))]
 TABLES = {"ablations": [
@@ -70,7 +72,9 @@ TABLES = {"ablations": [
         ("AdaLabel", "adalabel", [0.0065, 0.0259, 0.0476, 0.064, 1.11, 0.83, 0.109, 0.069]),
         ("ND", "nd", [0.0108, 0.0427, 0.0799, 0.120, 0.72, 0.05, 0.386, 0.404]),
     ]),
-]}
+] + [(f"Nucleus sampling, p = 0.9, one sample a query, {sample} (not in the paper; ratios to Standard's own "
+      "sample)", decoding, METRICS, [(label, system, None) for label, system in SAMPLED])
+     for decoding, sample in (("topp9", "seed 1"), ("topp9-seed2", "seed 2"))]}
 
 
 # what the responses look like (ours only): long rambling and a few stock answers both move Dist-n
@@ -113,18 +117,23 @@ def frontier(results, out):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     for ax, decoding in zip(axes, ("greedy", "beam5")):
         standard = results["standard"][decoding]
+        # the greedy panel also shows the sampled decodings (triangles), relative to Standard's greedy
+        shown = [decoding] + (["topp9", "topp9-seed2"] if decoding == "greedy" else [])
         for system, decodings in sorted(results.items()):
-            if decoding not in decodings:
-                continue
-            x = decodings[decoding]["bleu-4"] / standard["bleu-4"]
-            y = decodings[decoding]["dist-2"] / standard["dist-2"]
-            kind = ("k" if system == "standard" else "tab:gray" if system.startswith("teacher")
-                    else "tab:blue" if system.startswith("nd") else "tab:orange")
-            ax.scatter(x, y, color=kind, s=25)
-            ax.annotate(system, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            for each in shown:
+                if each not in decodings:
+                    continue
+                x = decodings[each]["bleu-4"] / standard["bleu-4"]
+                y = decodings[each]["dist-2"] / standard["dist-2"]
+                kind = ("k" if system == "standard" else "tab:gray" if system.startswith("teacher")
+                        else "tab:blue" if system.startswith("nd") else "tab:orange")
+                ax.scatter(x, y, color=kind, s=25, marker="o" if each == decoding else "^")
+                label = system if each == decoding else f"{system} {each}"
+                ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(1, color="k", lw=0.5)
         ax.axvline(1, color="k", lw=0.5)
-        ax.set(title=f"{decoding}: blue ND and its ablations, orange the baselines, grey the teachers",
+        ax.set(title=f"{decoding}: blue ND and its ablations, orange the baselines, grey the teachers"
+               + ("; triangles: nucleus sampling (p = 0.9)" if decoding == "greedy" else ""),
                xlabel="BLEU-4 / Standard's", ylabel="Dist-2 / Standard's")
         ax.title.set_fontsize(9)
     fig.tight_layout()
