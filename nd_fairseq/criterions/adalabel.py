@@ -1,6 +1,6 @@
 """``--criterion adalabel``: adaptive label smoothing (Wang et al., ACL 2021), the AdaLabel
 baseline of the paper's Table 3, as the authors' ``AdaLabLossCompute``/``AdaLabLoss``
-(lemon234071/AdaLabel ``onmt/utils/loss.py``, run with ``-adalab -bidecoder -ada_temp 1.5``).
+(lemon234071/AdaLabel ``onmt/utils/loss.py``, commit b00f4e4, run with ``-adalab -bidecoder -ada_temp 1.5``).
 
 At every target position the gold one-hot is smoothed towards v, the auxiliary decoder's
 softmax at ``--adalabel-temperature`` over the tokens ranked 2..``--adalabel-last-rank`` (gold
@@ -10,8 +10,17 @@ sum_t KL(q_t || p_t) + the auxiliary decoder's cross entropy on the gold tokens,
 fairseq's losses. Both v and eps are detached, as the reference's. It needs
 ``--arch transformer_adalabel*``, whose auxiliary decoder generation never runs.
 
-The reference validates with plain NLL; here validation reports the same loss as training
-(``nll_loss`` is logged as well) so that fairseq's best-checkpoint rule compares like with like.
+Where we follow the reference: v over ranks 2..500 with gold and padding out, eps and its
+detached inputs, KL(q || p) plus the auxiliary cross entropy, no label smoothing; the auxiliary
+decoder's mask (query t cannot see key t + 1) and its shared embeddings. Where we differ, and why:
+- the auxiliary layer is a fairseq decoder layer (post-norm unless --decoder-normalize-before)
+  with fairseq's output projection (no bias; tied when the decoder's is); the reference's is one
+  pre-norm layer with its own biased generator: the model's conventions, a minor difference;
+- losses per token, as fairseq's; the reference normalises per sentence (OpenNMT's default);
+- the reference validates with plain NLL; here validation reports the same loss as training
+  (``nll_loss`` is logged as well) so that fairseq's best-checkpoint rule compares like with like;
+- ND's shared architecture and optimiser instead of the reference's (FFN 512, lr 1e-4), as the ND
+  paper trains every baseline ("the same architecture and hyper-parameters as ours").
 """
 from dataclasses import dataclass, field
 

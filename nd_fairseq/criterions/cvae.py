@@ -1,5 +1,5 @@
 """``--criterion cvae``: the CVAE baseline of the paper's Table 3 (Zhao et al., ACL 2017,
-snakeztc/NeuralDialog-CVAE), for ``--arch transformer_cvae*``.
+snakeztc/NeuralDialog-CVAE ``models/cvae.py``, commit addb6cc), for ``--arch transformer_cvae*``.
 
 L = L_mle + w_kl * KL(q(z | c, x) || p(z | c)) + L_bow, the reference's augmented ELBO: the
 decoder's (label-smoothed, as Standard's) cross entropy with z from the recognition network,
@@ -7,6 +7,17 @@ the KL between recognition and prior summed over the batch's responses, and the 
 loss. w_kl rises linearly from 0 to 1 over ``--cvae-kl-anneal-updates`` (the reference: 10,000
 batches) and stays 1; validation uses the weight of the update reached. All terms are sums that
 fairseq divides by the sample size, so their ratios are the reference's per-response ones.
+
+Where we follow the reference: the KL (``gaussian_kld``, summed over z's dimensions), its linear
+annealing, the bag-of-words loss (tanh MLP of width 400 on [c; z], EOS included), the prior MLP
+(tanh, width max(2|z|, 100)) and the linear recognition network, z from the prior and greedy
+decoding at inference. Where we differ, and why:
+- z reaches the decoder as one more encoder output it attends to, not as the RNN decoder's
+  initial state: a transformer decoder has no such state (``models/transformer_cvae.py``); it
+  attends to the query too, so it may lean on z less;
+- c and x are mean-pooled transformer encoder states (the reference: RNN encodings);
+- z has 256 dimensions (the ND paper's DailyDialog setting; the reference 200), and L_mle is
+  label-smoothed as Standard's (ND's shared settings; the reference has none).
 """
 from dataclasses import dataclass, field
 from typing import Optional

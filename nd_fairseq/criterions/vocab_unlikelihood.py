@@ -1,6 +1,7 @@
 """``--criterion vocab_unlikelihood``: vocabulary-level unlikelihood (Li et al., ACL 2020,
 "Don't Say That!"), the UL baseline of the paper's Table 3, after ParlAI's
-``SequenceVocabUnlikelihoodAgentTrait`` (``projects/dialogue_unlikelihood/agents.py``).
+``SequenceVocabUnlikelihoodAgentTrait`` (facebookresearch/ParlAI ``projects/dialogue_unlikelihood/agents.py``,
+commit 00286c5).
 
 At every training step the model decodes the batch's queries greedily; its tokens and the
 human responses' tokens are counted. Once ``--ul-queue-size`` batches have been counted, the
