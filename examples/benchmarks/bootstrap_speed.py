@@ -7,26 +7,23 @@ The systems' responses are DailyDialog-like responses of the bundled sample, cyc
 different shifts; building the per-line statistics (sentence BLEU included) is timed, the
 plain scores of ``python -m nd_eval`` are not.
 """
-import os
 import sys
 import time
 from collections import Counter
 
+from examples.benchmarks.eval_speed import sample_responses
 from nd_eval.bootstrap import SystemStatistics, paired_bootstrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET_S = 60.0
 
 
 def main():
     resamples = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     lines = int(sys.argv[2]) if len(sys.argv) > 2 else 6841
-    with open(os.path.join(ROOT, "examples", "sample", "train_data.txt"), encoding="utf-8") as f:
-        responses = [line.split("__eou__", 1)[1].split() for line in f]
-    refs = [responses[i % len(responses)] for i in range(lines)]
+    responses, refs, _ = sample_responses(lines, 7)
     train_counts = Counter(t for line in responses for t in line)
     vocab = set(train_counts)
-    systems = [[responses[(i * shift + 3) % len(responses)] for i in range(lines)] for shift in (7, 11, 13, 17)]
+    systems = [sample_responses(lines, shift)[2] for shift in (7, 11, 13, 17)]
     start = time.perf_counter()
     stats = [SystemStatistics(hyps, refs, train_counts, vocab) for hyps in systems]
     built = time.perf_counter() - start

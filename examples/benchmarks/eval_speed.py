@@ -16,12 +16,18 @@ TARGET_S = 3.0
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+def sample_responses(lines, shift):
+    """(the bundled sample's training responses, ``lines`` of them cycled as references, the same
+    cycled with stride ``shift`` as hypotheses): token lists."""
     with open(os.path.join(ROOT, "examples", "sample", "train_data.txt"), encoding="utf-8") as f:
         responses = [line.split("__eou__", 1)[1].split() for line in f]
-    refs = [responses[i % len(responses)] for i in range(n)]
-    hyps = [responses[(i * 7 + 3) % len(responses)] for i in range(n)]
+    refs = [responses[i % len(responses)] for i in range(lines)]
+    return responses, refs, [responses[(i * shift + 3) % len(responses)] for i in range(lines)]
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    responses, refs, hyps = sample_responses(n, 7)
     start = time.perf_counter()
     evaluate(hyps, refs, responses)
     elapsed = time.perf_counter() - start
