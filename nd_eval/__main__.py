@@ -27,8 +27,8 @@ METRICS = """metrics (whitespace tokens; Dist, Ent, LF: higher is more diverse; 
   kl-1/2       KL between the reference and response n-gram distributions on their shared n-grams, in bits,
                as dialog-eval computes it (lower: closer to human word use); kl-n-exact is the textbook KL
   bleu-3/4     mean sentence BLEU (nltk, smoothing method 4) against the one reference; sacrebleu: corpus BLEU
-  self-bleu-4  Self-BLEU (Texygen): each response's BLEU-4 (nltk, smoothing method 1) with all the other
-               responses as references, averaged over all responses (exact); higher: the responses look alike
+  self-bleu-4  Self-BLEU (Texygen): on a fixed random sample of 1,000 responses, each one's BLEU-4 (nltk,
+               smoothing method 1) with the other 999 as references, averaged; higher: the responses look alike
   mean-length  tokens per response; at-limit: the share of responses of --length-limit tokens or more (cut by
                the generation's limit: long rambling raises Dist-n)
   distinct-responses  how many different responses; top10-share: the share of the ten commonest

@@ -1,6 +1,12 @@
 """Self-BLEU (Zhu et al. 2018, Texygen): each response scored with BLEU against all the other
-responses of the same system as its references, averaged over the responses; higher means the
-responses resemble each other more (less diverse).
+responses as its references, averaged over the responses; higher means the responses resemble
+each other more (less diverse).
+
+On a fixed random sample of SAMPLE responses (drawn with ``random.Random(0)``, so the same
+query indices for every system of a test set), each against the other SAMPLE - 1: against all
+6,841 responses of a test set nearly every n-gram of a generic system is found somewhere, and
+Self-BLEU saturates (0.995-0.996 for two of our systems whose Dist-2 differs by 30%); with 1,000
+it separates them (0.95 for Standard, 0.89 for ND on DailyDialog).
 
 The score of one response is nltk's ``sentence_bleu(others, response, weights, smoothing
 method1)``, Texygen's choice. Computed here rather than by calling nltk because nltk recounts
@@ -12,10 +18,12 @@ multiset), so every response is scored exactly, in one pass. Tested against nltk
 """
 import bisect
 import math
+import random
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
 EPSILON = 0.1  # nltk's SmoothingFunction().method1: 0.1 matches for a precision with none
+SAMPLE = 1000
 
 
 def _ngram_tables(lines: Sequence[Sequence[str]], n: int) -> Tuple[List[Counter], Dict[tuple, tuple]]:
@@ -51,9 +59,17 @@ def _closest_other_length(lengths_sorted: List[int], length: int) -> int:
     return min(candidates, key=lambda r: (abs(r - length), r))
 
 
-def self_bleu(lines: Sequence[Sequence[str]], max_n: int = 4) -> float:
-    """Mean over the responses of BLEU-``max_n`` (uniform weights, nltk method1 smoothing) of each
-    against all the others; 0 for fewer than two responses."""
+def sampled(lines: Sequence, sample: int = SAMPLE) -> List:
+    """The fixed random sample of ``sample`` lines Self-BLEU is computed on (all of them when fewer)."""
+    if len(lines) <= sample:
+        return list(lines)
+    return [lines[i] for i in sorted(random.Random(0).sample(range(len(lines)), sample))]
+
+
+def self_bleu(lines: Sequence[Sequence[str]], max_n: int = 4, sample: int = SAMPLE) -> float:
+    """Mean over the sampled responses (``sampled``) of BLEU-``max_n`` (uniform weights, nltk
+    method1 smoothing) of each against the other sampled ones; 0 for fewer than two."""
+    lines = sampled(lines, sample)
     if len(lines) < 2:
         return 0.0
     tables = [_ngram_tables(lines, n) for n in range(1, max_n + 1)]

@@ -233,6 +233,14 @@ def test_self_bleu_equals_nltk_with_every_other_response_as_references():
         expected.append(sentence_bleu(others, hyp, smoothing_function=SmoothingFunction().method1))
     assert self_bleu(lines) == pytest.approx(sum(expected) / len(expected), abs=1e-12)
     assert self_bleu(lines[:1]) == 0.0
+    # more responses than the sample: the fixed sample only, each against the rest of the sample
+    import random
+
+    from nd_eval.self_bleu import sampled
+
+    assert sampled(lines, 4) == [lines[i] for i in sorted(random.Random(0).sample(range(len(lines)), 4))]
+    assert self_bleu(lines, sample=4) == pytest.approx(self_bleu(sampled(lines, 4)), abs=1e-15)
+    assert self_bleu(lines, sample=4) != pytest.approx(self_bleu(lines), abs=1e-3)
     assert self_bleu([["a", "b"], ["a", "b"]]) == pytest.approx(  # identical: every precision 1, except 3-, 4-grams
         math.exp((math.log(1) + math.log(1) + math.log(0.1) + math.log(0.1)) / 4))
 
