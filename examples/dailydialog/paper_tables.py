@@ -81,9 +81,9 @@ TABLES = {"ablations": [
 RESPONSE_COLUMNS = {"mean-length": "{:.1f}", "at-limit": "{:.3f}", "distinct-responses": "{:d}"}
 
 
-def table(results, title, decoding, columns, rows):
-    standard = results.get("standard", {}).get(decoding)
-    header = ["system", "source", *columns, "dist-2 / Standard", "bleu-4 / Standard", *RESPONSE_COLUMNS]
+def table(results, title, decoding, columns, rows, reference="standard"):
+    standard = results.get(reference, {}).get(decoding)
+    header = ["system", "source", *columns, f"dist-2 / {reference}", f"bleu-4 / {reference}", *RESPONSE_COLUMNS]
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for label, system, _ in rows:
         ours = results.get(system, {}).get(decoding)
@@ -109,14 +109,14 @@ def table(results, title, decoding, columns, rows):
     return "\n".join(lines)
 
 
-def frontier(results, out):
+def frontier(results, out, reference="standard"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
     for ax, decoding in zip(axes, ("greedy", "beam5")):
-        standard = results["standard"][decoding]
+        standard = results[reference][decoding]
         # the greedy panel also shows the sampled decodings (triangles), relative to Standard's greedy
         shown = [decoding] + (["topp9", "topp9-seed2"] if decoding == "greedy" else [])
         for system, decodings in sorted(results.items()):
@@ -132,9 +132,10 @@ def frontier(results, out):
                 ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(1, color="k", lw=0.5)
         ax.axvline(1, color="k", lw=0.5)
-        ax.set(title=f"{decoding}: blue ND and its ablations, orange the baselines, grey the teachers"
+        ax.set(title=f"{decoding}, relative to {reference}: blue ND and its ablations, orange the baselines, grey "
+               "the teachers"
                + ("; triangles: nucleus sampling (p = 0.9)" if decoding == "greedy" else ""),
-               xlabel="BLEU-4 / Standard's", ylabel="Dist-2 / Standard's")
+               xlabel=f"BLEU-4 / {reference}'s", ylabel=f"Dist-2 / {reference}'s")
         ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -146,14 +147,17 @@ def main():
     parser.add_argument("--set", choices=sorted(TABLES), default="ablations",
                         help="the ablations' tables (ABLATIONS.md; default) or the baselines' (RESULTS.md)")
     parser.add_argument("--frontier", metavar="OUT.png", help="draw the systems' Dist-2 against BLEU-4 instead")
+    parser.add_argument("--standard", default="standard",
+                        help="the row our ratios are taken to (default standard; e.g. standard-ep3, the current "
+                        "code's 3-epoch Standard)")
     args = parser.parse_args()
     with open(args.results) as f:
         results = json.load(f)
+    if args.standard not in results:
+        parser.error(f"{args.results} has no '{args.standard}' system to compare with")
     if args.frontier:
-        if "standard" not in results:
-            parser.error(f"{args.results} has no 'standard' system to compare with")
-        return frontier(results, args.frontier)
-    print("\n\n".join(table(results, *spec) for spec in TABLES[args.set]))
+        return frontier(results, args.frontier, args.standard)
+    print("\n\n".join(table(results, *spec, reference=args.standard) for spec in TABLES[args.set]))
 
 
 if __name__ == "__main__":
