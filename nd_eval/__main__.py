@@ -34,7 +34,9 @@ METRICS = """metrics (whitespace tokens; Dist, Ent, LF: higher is more diverse; 
   distinct-responses  how many different responses; top10-share: the share of the ten commonest
 With --vocab, tokens outside the vocabulary count as <unk> in Dist, Ent and KL (as the paper's evaluation).
 --bootstrap: Dist-n, LF and mean length are recomputed on each resample as corpus-level metrics, BLEU as
-the mean of the resampled lines' sentence scores; the others have a point ratio only (nd_eval/bootstrap.py)."""
+the mean of the resampled lines' sentence scores; the others have a point ratio only. Dist-n's interval runs
+low when the two systems differ much in how often they repeat responses (sampling against greedy): read the
+full-set ratio then (nd_eval/bootstrap.py)."""
 
 KEYS = ["dist-1", "dist-2", "dist-3", "ent-4", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4", "kl-1-exact", "kl-2-exact",
         "self-bleu-4", "mean-length", "at-limit", "distinct-responses", "top10-share", "sacrebleu"]

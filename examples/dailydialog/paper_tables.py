@@ -26,6 +26,7 @@ TABLES = {"ablations": [
         ("w/o L_pred", "nd-wo-pred", [0.0529, 0.1084, 0.145, 0.39, 0.397]),
         ("w/o L_att", "nd-wo-att", [0.0517, 0.1032, 0.138, 0.26, 0.392]),
         ("w/o L_hid", "nd-wo-hid", [0.0365, 0.0677, 0.109, 0.62, 0.380]),
+        ("ND, feature terms per token (--nd-feature-norm token)", "nd-token", None),
         ("w/o L_neg (Standard)", "standard", [0.0313, 0.0576, 0.102, 0.53, 0.395]),
     ]),
     ("Table 6: the teachers (N_t: top 50% by source entropy; N_b: bottom 50%)", "greedy",
