@@ -133,7 +133,8 @@ def frontier(results, out, reference="standard"):
                 ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(1, color="k", lw=0.5)
         ax.axvline(1, color="k", lw=0.5)
-        ax.set(title=f"{decoding}, relative to {reference}: blue ND and its ablations, orange the baselines, grey "
+        ax.set_yscale("log")  # sampled decodings lie ~40x above the greedy ones
+        ax.set(title=f"{decoding}, relative to {reference}:\nblue ND and its ablations, orange the baselines,\ngrey "
                "the teachers"
                + ("; triangles: nucleus sampling (p = 0.9)" if decoding == "greedy" else ""),
                xlabel=f"BLEU-4 / {reference}'s", ylabel=f"Dist-2 / {reference}'s")
