@@ -126,7 +126,7 @@ def frontier(results, out, reference="standard"):
                     continue
                 x = decodings[each]["bleu-4"] / standard["bleu-4"]
                 y = decodings[each]["dist-2"] / standard["dist-2"]
-                kind = ("k" if system == "standard" else "tab:gray" if system.startswith("teacher")
+                kind = ("k" if system.split("-seed")[0] == "standard" else "tab:gray" if system.startswith("teacher")
                         else "tab:blue" if system.startswith("nd") else "tab:orange")
                 ax.scatter(x, y, color=kind, s=25, marker="o" if each == decoding else "^")
                 label = system if each == decoding else f"{system} {each}"
