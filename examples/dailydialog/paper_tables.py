@@ -12,6 +12,7 @@ relative to our Standard's, one panel per decoding.
 """
 import argparse
 import json
+import re
 
 PAPER_STANDARD = {"greedy": {"dist-2": 0.0313, "bleu-4": 0.395},  # the paper's Table 3
                   "beam5": {"dist-2": 0.0238, "bleu-4": 0.372}}  # its Table 10
@@ -126,7 +127,8 @@ def frontier(results, out, reference="standard"):
                     continue
                 x = decodings[each]["bleu-4"] / standard["bleu-4"]
                 y = decodings[each]["dist-2"] / standard["dist-2"]
-                kind = ("k" if system.split("-seed")[0] == "standard" else "tab:gray" if system.startswith("teacher")
+                family = re.sub(r"-(ep|seed)\d+", "", system)  # standard-ep6, standard-seed2: Standard's rows
+                kind = ("k" if family == "standard" else "tab:gray" if system.startswith("teacher")
                         else "tab:blue" if system.startswith("nd") else "tab:orange")
                 ax.scatter(x, y, color=kind, s=25, marker="o" if each == decoding else "^")
                 label = system if each == decoding else f"{system} {each}"
