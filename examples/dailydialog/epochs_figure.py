@@ -1,5 +1,7 @@
-"""Dist-2 and BLEU-4 against training epochs, and each system's Dist-2 ratio to Standard at equal
-epochs, from a results.json of run.sh (the validation set's: RESULTS_DIR/valid/results.json).
+"""Dist-2 and BLEU-4 against training epochs, each system's Dist-2 ratio to Standard at equal
+epochs, and Dist-2 against BLEU-4 (each point labelled with its epochs: does a system reach a
+diversity Standard does not reach at any length, and at what BLEU?), from a results.json of
+run.sh (the validation set's: RESULTS_DIR/valid/results.json).
 
     python examples/dailydialog/epochs_figure.py RESULTS.json OUT.png [--systems standard nd adalabel]
         [--default-epochs 3] [--decoding greedy]
@@ -54,7 +56,7 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
     for system, points in series.items():
         epochs = sorted(points)
         if not epochs:
@@ -64,11 +66,20 @@ def main(argv=None):
         shared = [e for e in epochs if e in base]
         if system != args.systems[0] and shared:
             axes[2].plot(shared, [points[e]["dist-2"] / base[e]["dist-2"] for e in shared], marker="o", label=system)
-    for ax, title in zip(axes, ("Dist-2", "BLEU-4", f"Dist-2 / {args.systems[0]}'s at equal epochs")):
-        ax.set(title=f"{title} ({args.decoding}, {args.results})" if ax is axes[0] else title, xlabel="epochs")
+        axes[3].plot([points[e]["bleu-4"] for e in epochs], [points[e]["dist-2"] for e in epochs], marker="o",
+                     label=system)
+        for e in epochs:
+            axes[3].annotate(str(e), (points[e]["bleu-4"], points[e]["dist-2"]), fontsize=7,
+                             textcoords="offset points", xytext=(3, 3))
+    titles = ("Dist-2", "BLEU-4", f"Dist-2 / {args.systems[0]}'s at equal epochs",
+              "Dist-2 against BLEU-4 (labels: epochs)")
+    for ax, title in zip(axes, titles):
+        ax.set(title=f"{title} ({args.decoding}, {args.results})" if ax is axes[0] else title,
+               xlabel="BLEU-4" if ax is axes[3] else "epochs")
         ax.title.set_fontsize(8)
         ax.legend(fontsize=8)
     axes[2].axhline(1, color="k", lw=0.5)
+    axes[3].set_ylabel("Dist-2")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
 
