@@ -112,16 +112,21 @@ def table(results, title, decoding, columns, rows, reference="standard"):
 
 
 def frontier(results, out, reference="standard"):
+    """Dist-2 against BLEU-4, both relative to the reference's greedy (or beam-5) row: greedy, beam 5,
+    and nucleus sampling (triangles, with the greedy circles of the same systems) in a panel of its
+    own, whose points lie ~40x above the others (log scale there)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    for ax, decoding in zip(axes, ("greedy", "beam5")):
-        standard = results[reference][decoding]
-        # the greedy panel also shows the sampled decodings (triangles), relative to Standard's greedy
-        shown = [decoding] + (["topp9", "topp9-seed2"] if decoding == "greedy" else [])
+    panels = (("greedy", ("greedy",)), ("beam5", ("beam5",)), ("greedy", ("greedy", "topp9", "topp9-seed2")))
+    fig, axes = plt.subplots(1, 3, figsize=(19, 5.8))
+    for ax, (base, shown) in zip(axes, panels):
+        standard = results[reference][base]
+        sampled = len(shown) > 1
         for system, decodings in sorted(results.items()):
+            if sampled and "topp9" not in decodings:
+                continue
             for each in shown:
                 if each not in decodings:
                     continue
@@ -130,16 +135,17 @@ def frontier(results, out, reference="standard"):
                 family = re.sub(r"-(ep|seed)\d+", "", system)  # standard-ep6, standard-seed2: Standard's rows
                 kind = ("k" if family == "standard" else "tab:gray" if system.startswith("teacher")
                         else "tab:blue" if system.startswith("nd") else "tab:orange")
-                ax.scatter(x, y, color=kind, s=25, marker="o" if each == decoding else "^")
-                label = system if each == decoding else f"{system} {each}"
+                ax.scatter(x, y, color=kind, s=25, marker="o" if each == base else "^")
+                label = system if each == base else f"{system} {each}"
                 ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(1, color="k", lw=0.5)
         ax.axvline(1, color="k", lw=0.5)
-        ax.set_yscale("log")  # sampled decodings lie ~40x above the greedy ones
-        ax.set(title=f"{decoding}, relative to {reference}:\nblue ND and its ablations, orange the baselines,\ngrey "
-               "the teachers"
-               + ("; triangles: nucleus sampling (p = 0.9)" if decoding == "greedy" else ""),
-               xlabel=f"BLEU-4 / {reference}'s", ylabel=f"Dist-2 / {reference}'s")
+        if sampled:
+            ax.set_yscale("log")
+        title = (f"nucleus sampling (p = 0.9, triangles) and greedy (circles),\nrelative to {reference}'s greedy"
+                 if sampled else f"{base}, relative to {reference}'s {base}:\nblue ND and its ablations, orange "
+                 "the baselines,\ngrey the teachers, black Standard (-ep<E>: E epochs; -seed<N>)")
+        ax.set(title=title, xlabel=f"BLEU-4 / {reference}'s", ylabel=f"Dist-2 / {reference}'s")
         ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
