@@ -164,3 +164,29 @@ def test_the_epochs_figure_pairs_systems_at_equal_epochs(tmp_path):
     assert table == ["| standard | 2 | 0.0070 | 0.0200 | 1.00x |", "| standard | 3 | 0.0100 | 0.0200 | 1.00x |",
                      "| nd | 3 | 0.0150 | 0.0200 | 1.50x |", "| nd | 6 | 0.0200 | 0.0200 | |"]
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_paper_tables_take_ratios_to_standard_of_the_same_decoding(tmp_path):
+    import json
+
+    metrics = ["dist-1", "dist-2", "dist-3", "lf", "kl-1", "kl-2", "bleu-3", "bleu-4"]
+
+    def row(dist2, bleu4):
+        return {**{m: 0.5 for m in metrics}, "dist-2": dist2, "bleu-4": bleu4, "mean-length": 7.0,
+                "at-limit": 0.0, "distinct-responses": 10}
+
+    results = {"standard": {"greedy": row(0.01, 0.02), "beam5": row(0.02, 0.04), "topp9": row(0.4, 0.01)},
+               "nd": {"greedy": row(0.015, 0.019), "beam5": row(0.01, 0.04), "topp9": row(0.5, 0.01)}}
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    script = [os.path.join(ROOT, ".venv", "bin", "python"), "examples/dailydialog/paper_tables.py",
+              str(tmp_path / "r.json")]
+    out = subprocess.run(script + ["--set", "baselines"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    nd_rows = [line.split(" | ") for line in out.stdout.splitlines() if line.startswith("| ND (`nd`) | ours")]
+    # greedy 0.015/0.01 and 0.019/0.02; beam 5 0.01/0.02 and 0.04/0.04; sampled 0.5/0.4 (seed 2: not run)
+    assert [r[10:12] for r in nd_rows[:3]] == [["1.50x", "0.95x"], ["0.50x", "1.00x"], ["1.25x", "1.00x"]]
+    assert "not run" in nd_rows[3]
+    assert any(line.startswith("| NT (`nt`) | ours | not run") for line in out.stdout.splitlines())
+    out = subprocess.run(script + ["--frontier", str(tmp_path / "f.png")], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "f.png").stat().st_size > 0

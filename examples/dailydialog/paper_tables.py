@@ -8,7 +8,7 @@ Our rows come from results.json (a system not there yet prints as 'not run'); th
 copied from its tables (DailyDialog). Each of our rows also gives its Dist-2 and BLEU-4 relative
 to our Standard's with the same decoding, and each of the paper's rows relative to the paper's
 Standard. --frontier draws every system of results.json instead: Dist-2 against BLEU-4, both
-relative to our Standard's, one panel per decoding.
+relative to our Standard's, in three panels: greedy, beam 5, and nucleus sampling beside greedy.
 """
 import argparse
 import json
