@@ -35,7 +35,7 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
                   "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-count-eos", "adalabel", "cvae",
                   "ul", "nt", "standard-refined", "nd-token", "nd-token-wo-pred", "nd-token-wo-att",
-                  "nd-token-wo-hid", "standard-long", "ul-logdiff"]
+                  "nd-token-wo-hid", "standard-long", "ul-logdiff", "nd-risefall"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
@@ -44,7 +44,8 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
     (a flag that its criterion lacks, e.g. --label-smoothing for FACE, is refused there)."""
     from fairseq import options
 
-    systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s != "standard-long"]  # no epochs to count there
+    # no epochs to count in the paper configuration
+    systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s not in ("standard-long", "nd-risefall")]
     out = bash("examples/dailydialog/run.sh", str(tmp_path), config, str(tmp_path / "work"),
                env={**os.environ, "SYSTEMS": " ".join(systems), "PRINT_TRAINING": "1"})
     assert out.returncode == 0, out.stderr
@@ -92,6 +93,8 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     assert set(default) == {"teacher", "nd", "nd-token"}
     assert flag(default["nd"], "--seed") == "1" and flag(default["nd"], "--nd-gamma") == "2400"
     assert "--nd-feature-norm" not in default["nd"] and flag(default["nd-token"], "--nd-feature-norm") == "token"
+    risefall = printed_trainings(tmp_path, SYSTEMS="nd-risefall", STUDENT_EPOCHS="6")["nd-risefall-ep6"]
+    assert flag(risefall, "--nd-gamma") == str(6 * 701 // 2)  # the peak at the middle of 4,206 updates
 
 
 @pytest.mark.parametrize("env, message", [
@@ -105,6 +108,13 @@ def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"), env={**os.environ, **env})
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "work").exists()
+
+
+def test_nd_risefall_refuses_the_paper_configuration(tmp_path):
+    out = bash("examples/dailydialog/run.sh", str(tmp_path), "paper", str(tmp_path / "work"),
+               env={**os.environ, "SYSTEMS": "nd-risefall", "PRINT_TRAINING": "1"})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == "error: SYSTEMS: nd-risefall is for cpu and gpu"
 
 
 def test_setup_env_refuses_to_be_sourced():

@@ -57,17 +57,17 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
-    for system, points in series.items():
+    for i, (system, points) in enumerate(series.items()):
         epochs = sorted(points)
         if not epochs:
             continue
+        style = {"marker": "o", "label": system, "color": f"C{i}"}  # a system's colour, the same in every panel
         for ax, metric in zip(axes, ("dist-2", "bleu-4")):
-            ax.plot(epochs, [points[e][metric] for e in epochs], marker="o", label=system)
+            ax.plot(epochs, [points[e][metric] for e in epochs], **style)
         shared = [e for e in epochs if e in base]
         if system != args.systems[0] and shared:
-            axes[2].plot(shared, [points[e]["dist-2"] / base[e]["dist-2"] for e in shared], marker="o", label=system)
-        axes[3].plot([points[e]["bleu-4"] for e in epochs], [points[e]["dist-2"] for e in epochs], marker="o",
-                     label=system)
+            axes[2].plot(shared, [points[e]["dist-2"] / base[e]["dist-2"] for e in shared], **style)
+        axes[3].plot([points[e]["bleu-4"] for e in epochs], [points[e]["dist-2"] for e in epochs], **style)
         for e in epochs:
             axes[3].annotate(str(e), (points[e]["bleu-4"], points[e]["dist-2"]), fontsize=7,
                              textcoords="offset points", xytext=(3, 3))
