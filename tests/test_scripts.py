@@ -112,9 +112,10 @@ def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
 
 def test_nd_risefall_refuses_the_paper_configuration(tmp_path):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "paper", str(tmp_path / "work"),
-               env={**os.environ, "SYSTEMS": "nd-risefall", "PRINT_TRAINING": "1"})
+               env={**os.environ, "SYSTEMS": "nd-risefall"})
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1] == "error: SYSTEMS: nd-risefall is for cpu and gpu"
+    assert not (tmp_path / "work").exists()
 
 
 def test_setup_env_refuses_to_be_sourced():
