@@ -86,9 +86,18 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
         assert flag(commands[name], "--seed") == "2"
     assert flag(commands["nd-ep6-seed2"], "--max-epoch") == "6"
     assert flag(commands["nd-ep6-seed2"], "--nd-gamma") == str(6 * 800)  # 1.14 x 6 epochs of 701 updates
-    long = commands["standard-long-seed2"]
-    assert flag(long, "--max-epoch") == "15" and flag(long, "--best-checkpoint-metric") == "nll_loss"
+    # standard-ep6 needs the long run only up to epoch 6; asked for itself, or once finished, it runs to its end
+    upto = commands["standard-long-seed2"]
+    long = printed_trainings(tmp_path, SYSTEMS="standard-long", SEED="2")["standard-long-seed2"]
+    assert flag(upto, "--max-epoch") == "6" and flag(long, "--max-epoch") == "15"
+    assert upto[:upto.index("--max-epoch")] == long[:long.index("--max-epoch")]
+    assert upto[upto.index("--max-epoch") + 2:] == long[long.index("--max-epoch") + 2:]
+    assert flag(long, "--best-checkpoint-metric") == "nll_loss"
     assert "--keep-interval-updates" not in long and flag(long, "--patience") == "11"
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "standard-long-seed2.done").touch()
+    finished = printed_trainings(tmp_path, SYSTEMS="standard", SEED="2", STUDENT_EPOCHS="6")["standard-long-seed2"]
+    assert finished == long
     default = printed_trainings(tmp_path, SYSTEMS="nd nd-token")
     assert set(default) == {"teacher", "nd", "nd-token"}
     assert flag(default["nd"], "--seed") == "1" and flag(default["nd"], "--nd-gamma") == "2400"

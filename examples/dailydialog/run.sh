@@ -32,8 +32,9 @@
 # (cpu, gpu) trains the students for E epochs instead of 3 (cpu) or 5 (gpu), ND's gamma scaled
 # with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> is
 # not trained on its own but is standard-long's average at the end of epoch E (inverse_sqrt
-# does not depend on the run's length, so that is the E-epoch run). SPLIT=valid decodes the validation set (greedy) into
-# RESULTS_DIR/valid/ instead of the test set. DECODINGS (default: config.sh's, greedy on valid)
+# does not depend on the run's length, so that is the E-epoch run); a long run not finished yet is
+# trained up to epoch E only, and SYSTEMS=standard-long later goes on from there to its end.
+# SPLIT=valid decodes the validation set (greedy) into RESULTS_DIR/valid/ instead of the test set. DECODINGS (default: config.sh's, greedy on valid)
 # picks the decodings, any of greedy, beam5, topp9 (nucleus sampling, p = 0.9, one sample a
 # query, seeded with SEED) and topp9-seed<K> (the same, seeded with K).
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
@@ -176,11 +177,12 @@ model_path() {  # model_path SYSTEM: the checkpoint decoded (a student's average
   if [ -n "$long_of" ]; then echo "$work/$(name_of "$long_of")/checkpoint_ep${student_epochs}_avg$average.pt"
   else echo "$work/$(name_of "$1")/checkpoint_avg$average.pt"; fi
 }
-ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, averaged, unless done
+ready() {  # ready SYSTEM [EPOCHS]: trained (after what it needs) and, for a student, averaged, unless done;
+  # EPOCHS: the long run is needed only up to the end of that epoch
   recipe "$1"
   [ -z "$teacher_of" ] || ready "$teacher_of"
   [ -z "$refines" ] || ready "$refines"
-  [ -z "$long_of" ] || ready "$long_of"
+  [ -z "$long_of" ] || ready "$long_of" "$student_epochs"
   recipe "$1"
   local name; name=$(name_of "$1")
   if [ -n "$long_of" ]; then  # the last checkpoints up to the end of epoch $student_epochs of the long run
@@ -194,7 +196,10 @@ ready() {  # ready SYSTEM: trained (after what it needs) and, for a student, ave
   [ -z "$teacher_of" ] || from=(--teacher-path "$(model_path "$teacher_of")")
   # fairseq starts from it with a fresh optimizer, schedule and data order; a rerun resumes the refinement
   [ -z "$refines" ] || from=(--finetune-from-model "$(model_path "$refines")")
-  step "$name" train "$name" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
+  local step_name=$name
+  # a long run not yet at its end is trained up to epoch EPOCHS only; run to its end later, it goes on from there
+  if [ -n "${2:-}" ] && [ ! -f "$work/$name.done" ]; then epochs=$2; step_name=$name-upto-ep$2; fi
+  step "$step_name" train "$name" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
   if [[ $1 != teacher* && $1 != standard-long ]] && [ "$average" -gt 0 ]; then
     step "average-$name" python -m nd_fairseq.average_checkpoints --inputs "$work/$name" \
       --num-update-checkpoints "$average" --output "$(model_path "$1")"
