@@ -33,10 +33,12 @@
 # with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> is
 # not trained on its own but is standard-long's average at the end of epoch E (inverse_sqrt
 # does not depend on the run's length, so that is the E-epoch run); a long run not finished yet is
-# trained up to epoch E only, and SYSTEMS=standard-long later goes on from there to its end.
-# SPLIT=valid decodes the validation set (greedy) into RESULTS_DIR/valid/ instead of the test set. DECODINGS (default: config.sh's, greedy on valid)
-# picks the decodings, any of greedy, beam5, topp9 (nucleus sampling, p = 0.9, one sample a
-# query, seeded with SEED) and topp9-seed<K> (the same, seeded with K).
+# trained up to epoch E only, and SYSTEMS=standard-long later goes on from there to its end (its
+# patience counted afresh from there: fairseq does not keep the count in its checkpoints).
+# SPLIT=valid decodes the validation set (greedy) into RESULTS_DIR/valid/ instead of the test set.
+# DECODINGS (default: config.sh's, greedy on valid) picks the decodings, any of greedy, beam5,
+# topp9 (nucleus sampling, p = 0.9, one sample a query, seeded with SEED) and topp9-seed<K> (the
+# same, seeded with K).
 # A student's teacher (or the Standard model a baseline refines) is trained first when it has not been.
 # Resumable: every finished step leaves WORK_DIR/<step>.done and is skipped on a rerun.
 # Training prints a line per epoch; full logs stay in WORK_DIR/logs.
