@@ -14,6 +14,8 @@
 #   nd-fixed-alpha                        alpha fixed to its schedule's mean over the run (Table 8)
 #   nd-risefall                           alpha's peak at the run's middle (gamma = half its updates), so alpha
 #                                         rises to 1 and falls back to 0.01 by the end (cpu, gpu)
+#   nd-peak<P>                            alpha's peak at P% of the run's updates (gamma = P/100 x them; the
+#                                         recipe's rule is 114): nd-peak130 ends at alpha 0.64 (cpu, gpu)
 #   nd-hard nd-random                     one-hot targets for L_pred: the teacher's greedy responses,
 #                                         random D_N responses (Table 9)
 #   teacher-bottom nd-teacher-bottom      the teacher of D_b (the bottom 50%) and its student (Tables 6-7)
@@ -130,7 +132,7 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
       args=(--save-interval-updates "$save_every" --criterion label_smoothed_cross_entropy "${smoothing[@]}"
             --patience "$long_patience" --best-checkpoint-metric nll_loss) ;;
     nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom|nd-token|nd-token-wo-pred|\
-    nd-token-wo-att|nd-token-wo-hid|nd-risefall)
+    nd-token-wo-att|nd-token-wo-hid|nd-risefall|nd-peak*)
       bin=bin; epochs=$student_epochs; teacher_of=teacher
       args=("${keep[@]}" --criterion negative_distillation "${smoothing[@]}" "${nd[@]}")
       case $1 in nd-token*) args+=(--nd-feature-norm token) ;; esac
@@ -141,6 +143,11 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd-risefall)
           [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: nd-risefall is for cpu and gpu" >&2; exit 2; }
           args+=(--nd-gamma $((epoch_updates * student_epochs / 2))) ;;
+        nd-peak*)
+          [[ ${1#nd-peak} =~ ^[1-9][0-9]*$ ]] || {
+            echo "error: SYSTEMS: '$1': nd-peak takes a percentage of the run's updates, e.g. nd-peak130" >&2; exit 2; }
+          [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: nd-peak<P> is for cpu and gpu" >&2; exit 2; }
+          args+=(--nd-gamma $((epoch_updates * student_epochs * ${1#nd-peak} / 100))) ;;
         nd-hard) args+=(--nd-target hard) ;;
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
