@@ -35,7 +35,7 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
                   "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-count-eos", "adalabel", "cvae",
                   "ul", "nt", "standard-refined", "nd-token", "nd-token-wo-pred", "nd-token-wo-att",
-                  "nd-token-wo-hid", "standard-long", "ul-logdiff", "nd-risefall"]
+                  "nd-token-wo-hid", "standard-long", "ul-logdiff", "nd-risefall", "nd-peak130"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
@@ -45,7 +45,8 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
     from fairseq import options
 
     # no epochs to count in the paper configuration
-    systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s not in ("standard-long", "nd-risefall")]
+    scaled_to_the_run = ("standard-long", "nd-risefall", "nd-peak130")
+    systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s not in scaled_to_the_run]
     out = bash("examples/dailydialog/run.sh", str(tmp_path), config, str(tmp_path / "work"),
                env={**os.environ, "SYSTEMS": " ".join(systems), "PRINT_TRAINING": "1"})
     assert out.returncode == 0, out.stderr
@@ -104,6 +105,8 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     assert "--nd-feature-norm" not in default["nd"] and flag(default["nd-token"], "--nd-feature-norm") == "token"
     risefall = printed_trainings(tmp_path, SYSTEMS="nd-risefall", STUDENT_EPOCHS="6")["nd-risefall-ep6"]
     assert flag(risefall, "--nd-gamma") == str(6 * 701 // 2)  # the peak at the middle of 4,206 updates
+    peak = printed_trainings(tmp_path, SYSTEMS="nd-peak130", STUDENT_EPOCHS="10", SEED="2")["nd-peak130-ep10-seed2"]
+    assert flag(peak, "--nd-gamma") == "9113"  # 1.3 x 7,010 updates, rounded down
 
 
 @pytest.mark.parametrize("env, message", [
@@ -112,6 +115,7 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     ({"SPLIT": "train"}, "error: SPLIT must be test or valid, got 'train'"),
     ({"DECODINGS": "greedy topp5"}, "error: DECODINGS: unknown decoding 'topp5'"),
     ({"SYSTEMS": "standard-long", "STUDENT_EPOCHS": "4"}, "error: standard-long takes no STUDENT_EPOCHS"),
+    ({"SYSTEMS": "nd nd-peak1.3"}, "error: SYSTEMS: 'nd-peak1.3': nd-peak takes a percentage of the run's updates"),
 ])
 def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "cpu", str(tmp_path / "work"), env={**os.environ, **env})
@@ -119,11 +123,12 @@ def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
     assert not (tmp_path / "work").exists()
 
 
-def test_nd_risefall_refuses_the_paper_configuration(tmp_path):
+@pytest.mark.parametrize("system, name", [("nd-risefall", "nd-risefall"), ("nd-peak130", "nd-peak<P>")])
+def test_schedules_scaled_to_the_run_refuse_the_paper_configuration(tmp_path, system, name):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "paper", str(tmp_path / "work"),
-               env={**os.environ, "SYSTEMS": "nd-risefall"})
+               env={**os.environ, "SYSTEMS": system})
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1] == "error: SYSTEMS: nd-risefall is for cpu and gpu"
+    assert out.stderr.strip().splitlines()[-1] == f"error: SYSTEMS: {name} is for cpu and gpu"
     assert not (tmp_path / "work").exists()
 
 
