@@ -123,12 +123,12 @@ def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):
     assert not (tmp_path / "work").exists()
 
 
-@pytest.mark.parametrize("system, name", [("nd-risefall", "nd-risefall"), ("nd-peak130", "nd-peak<P>")])
-def test_schedules_scaled_to_the_run_refuse_the_paper_configuration(tmp_path, system, name):
+@pytest.mark.parametrize("system", ["nd-risefall", "nd-peak130"])
+def test_schedules_scaled_to_the_run_refuse_the_paper_configuration(tmp_path, system):
     out = bash("examples/dailydialog/run.sh", str(tmp_path), "paper", str(tmp_path / "work"),
                env={**os.environ, "SYSTEMS": system})
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1] == f"error: SYSTEMS: {name} is for cpu and gpu"
+    assert out.stderr.strip().splitlines()[-1] == f"error: SYSTEMS: {system} is for cpu and gpu"
     assert not (tmp_path / "work").exists()
 
 

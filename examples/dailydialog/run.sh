@@ -140,14 +140,12 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
         nd) args+=("${nd_extra[@]}") ;;
         nd-wo-*) args+=("--nd-${1##*-wo-}-weight" 0) ;;
         nd-fixed-alpha) args+=(--nd-fixed-alpha mean) ;;
-        nd-risefall)
-          [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: nd-risefall is for cpu and gpu" >&2; exit 2; }
-          args+=(--nd-gamma $((epoch_updates * student_epochs / 2))) ;;
-        nd-peak*)
-          [[ ${1#nd-peak} =~ ^[1-9][0-9]*$ ]] || {
+        nd-risefall|nd-peak*)  # gamma at a percentage of the run's updates; nd-risefall is nd-peak50
+          peak=${1#nd-peak}; [ "$1" != nd-risefall ] || peak=50
+          [[ $peak =~ ^[1-9][0-9]*$ ]] || {
             echo "error: SYSTEMS: '$1': nd-peak takes a percentage of the run's updates, e.g. nd-peak130" >&2; exit 2; }
-          [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: nd-peak<P> is for cpu and gpu" >&2; exit 2; }
-          args+=(--nd-gamma $((epoch_updates * student_epochs * ${1#nd-peak} / 100))) ;;
+          [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: $1 is for cpu and gpu" >&2; exit 2; }
+          args+=(--nd-gamma $((epoch_updates * student_epochs * peak / 100))) ;;
         nd-hard) args+=(--nd-target hard) ;;
         nd-random) args+=(--nd-target random --negative-data "$work/data/bin-negative") ;;
         nd-teacher-bottom) teacher_of=teacher-bottom ;;
