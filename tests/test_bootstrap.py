@@ -138,7 +138,8 @@ def test_the_seeds_table_reports_each_seed_and_the_mean_and_sd(tmp_path):
     ref, train = write(tmp_path / "ref.txt", REFS), write(tmp_path / "train.txt", TRAIN)
     script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "dailydialog", "seeds.py")
     out = subprocess.run([sys.executable, script, str(out_dir), "--ref", ref, "--train", train, "--systems", "nd",
-                          "--seeds", "1", "2", "3", "--bootstrap", "20"], capture_output=True, text=True)
+                          "--seeds", "1", "2", "3", "--bootstrap", "20", "--json", str(tmp_path / "s.json")],
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in out.stdout.splitlines()
             if line.startswith("| nd") or line.startswith("| standard")}
@@ -147,5 +148,15 @@ def test_the_seeds_table_reports_each_seed_and_the_mean_and_sd(tmp_path):
     assert f"| {statistics.mean(d2):.4g} ± {statistics.stdev(d2):.2g} |" in rows["nd", "mean ± sd (2)"]
     assert f"| {d2[0]:.4f} |" in rows["nd", "1"]
     assert "not decoded yet: standard-seed3.greedy.txt, nd-seed3.greedy.txt" in out.stdout
+    # --json: each seed's metrics, and its ratios to the Standard of the same seed, by hand
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert (saved["baseline"], saved["resamples"], sorted(saved["systems"])) == ("standard", 20, ["nd", "standard"])
+    base_d2 = [distinct(tokens(lines), 2, vocab) for lines in (HYPS_B, HYPS_B[::-1])]
+    for seed in (1, 2):
+        entry = saved["systems"]["nd"][str(seed)]
+        assert entry["metrics"]["dist-2"] == d2[seed - 1]
+        ratio = entry["ratios"]["dist-2"]
+        assert ratio["ratio"] == d2[seed - 1] / base_d2[seed - 1] and ratio["low"] <= ratio["high"]
+        assert "ratios" not in saved["systems"]["standard"][str(seed)]
 
 

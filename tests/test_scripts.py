@@ -1,4 +1,5 @@
 """The shell scripts a user runs: --help, set-up misuse, the test runner's file argument."""
+import json
 import os
 import shlex
 import subprocess
@@ -215,3 +216,42 @@ def test_paper_tables_take_ratios_to_standard_of_the_same_decoding(tmp_path):
     out = subprocess.run(script + ["--frontier", str(tmp_path / "f.png")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def targets_json(path, baseline, systems):
+    """A seeds.py --json file: systems = {system: {seed: (dist-2 ratio, its low end, bleu-4 ratio)}}."""
+    def ratios(d2, low, b4):
+        return {"dist-2": {"ratio": d2, "low": low, "high": d2 + 0.1}, "bleu-4": {"ratio": b4, "low": b4 - 0.05,
+                                                                                    "high": b4 + 0.05}}
+    data = {"baseline": baseline, "decoding": "greedy", "resamples": 10,
+            "systems": {name: {str(seed): {"metrics": {}, "ratios": ratios(*r)} for seed, r in seeds.items()}
+                        for name, seeds in systems.items()}}
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_the_targets_figure_says_which_targets_each_system_misses(tmp_path):
+    short = targets_json(tmp_path / "ep3.json", "standard", {
+        "nd": {1: (1.7, 1.3, 0.96), 2: (1.5, 1.25, 0.95), 3: (1.4, 1.21, 0.97)},  # mean 1.53, 0.96: met
+        "adalabel": {1: (1.6, 1.1, 1.0), 2: (1.3, 1.25, 0.86)}})
+    long = targets_json(tmp_path / "ep15.json", "standard-ep15", {"nd-ep15": {1: (1.7, 1.6, 0.9), 2: (1.5, 1.4, 0.9),
+                                                                              3: (1.6, 1.5, 0.93)}})
+    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "examples/dailydialog/targets_figure.py",
+                          str(tmp_path / "t.png"), short, long], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    verdicts = out.stdout.strip().splitlines()[-3:]
+    assert verdicts == ["nd / standard: meets the targets",
+                        "adalabel / standard: not met: 2 of 3 seeds; mean Dist-2 1.45x < 1.5x; "
+                        "a lower bound 1.100x < 1.2x; mean BLEU-4 0.93x < 0.95x",
+                        "nd-ep15 / standard-ep15: not met: mean BLEU-4 0.91x < 0.95x"]
+    assert "| nd / standard | 2 | 1.50 [1.25, 1.60] | 0.95 [0.90, 1.00] |" in out.stdout
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_the_targets_figure_refuses_a_file_that_is_not_seeds_json(tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps({"nd": {"greedy": {"dist-2": 0.1}}}))
+    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "examples/dailydialog/targets_figure.py",
+                          str(tmp_path / "t.png"), str(tmp_path / "r.json")], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: {tmp_path / 'r.json'}: not a seeds.py --json file ('baseline')"
+    assert not (tmp_path / "t.png").exists()

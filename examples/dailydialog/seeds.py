@@ -2,19 +2,22 @@
 standard deviation, and each seed's ratio to its Standard with a paired-bootstrap interval.
 
     python examples/dailydialog/seeds.py OUTPUTS --ref REF --train TRAIN [--vocab V] \
-        --systems nd adalabel [--baseline standard] [--seeds 1 2 3] [--decoding greedy] [--bootstrap 1000]
+        --systems nd adalabel [--baseline standard] [--seeds 1 2 3] [--decoding greedy] [--bootstrap 1000] \
+        [--json SEEDS.json]
 
 A system's response file for seed N is OUTPUTS/<system><-seedN>.<decoding>.txt, run.sh's naming
 (no suffix for seed 1); its baseline is OUTPUTS/<baseline><-seedN>.<decoding>.txt. Seeds whose
-files are missing are reported as missing, not skipped silently. Prints Markdown.
+files are missing are reported as missing, not skipped silently. Prints Markdown; --json also writes
+the per-seed metrics and ratios (the input of targets_figure.py).
 """
 import argparse
+import json
 import os
 import statistics
 
 from nd_eval.__main__ import bootstrap_rows, score_file
 from nd_eval.io import read_vocab
-from preprocess.textio import InputError, read_lines, run_cli
+from preprocess.textio import InputError, atomic_outputs, read_lines, run_cli
 
 SHOWN = ["dist-2", "bleu-4", "mean-length", "distinct-responses"]
 RATIOS = ["dist-2", "bleu-4"]
@@ -43,6 +46,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default 1 2 3)")
     parser.add_argument("--decoding", default="greedy", help="decoding (default greedy)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="paired resamples per ratio (default 1000)")
+    parser.add_argument("--json", help="also write {baseline, decoding, resamples, systems: {system: {seed: "
+                                       "{metrics, ratios}}}} here (for targets_figure.py)")
     args = parser.parse_args(argv)
     refs = (args.ref, read_lines(args.ref))
     train = [line.split() for line in read_lines(args.train)]
@@ -81,6 +86,16 @@ def main(argv=None):
             print(f"| {system} | mean ± sd ({len(seeds)}) | " + " | ".join(cells) + " |")
     if missing:
         print(f"\nnot decoded yet: {', '.join(missing)}")
+    if args.json:
+        systems = {}
+        for (system, seed), row in scores.items():
+            entry = {"metrics": {k: row[k] for k in SHOWN}}
+            if (system, seed) in ratios:
+                entry["ratios"] = {k: ratios[system, seed][k] for k in RATIOS}
+            systems.setdefault(system, {})[str(seed)] = entry
+        with atomic_outputs(args.json) as (out,):
+            json.dump({"baseline": args.baseline, "decoding": args.decoding, "resamples": args.bootstrap,
+                       "systems": systems}, out, indent=1)
 
 
 if __name__ == "__main__":
