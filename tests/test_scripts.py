@@ -241,9 +241,9 @@ def test_the_targets_figure_says_which_targets_each_system_misses(tmp_path):
     assert out.returncode == 0, out.stderr
     verdicts = out.stdout.strip().splitlines()[-3:]
     assert verdicts == ["nd / standard: meets the targets",
-                        "adalabel / standard: not met: 2 of 3 seeds; mean Dist-2 1.45x < 1.5x; "
-                        "a lower bound 1.100x < 1.2x; mean BLEU-4 0.93x < 0.95x",
-                        "nd-ep15 / standard-ep15: not met: mean BLEU-4 0.91x < 0.95x"]
+                        "adalabel / standard: not met: 2 of 3 seeds; mean Dist-2 1.450x < 1.5x; "
+                        "a lower bound 1.100x < 1.2x; mean BLEU-4 0.930x < 0.95x",
+                        "nd-ep15 / standard-ep15: not met: mean BLEU-4 0.910x < 0.95x"]
     assert "| nd / standard | 2 | 1.50 [1.25, 1.60] | 0.95 [0.90, 1.00] |" in out.stdout
     assert (tmp_path / "t.png").stat().st_size > 0
 

@@ -42,12 +42,12 @@ def verdict(points, dist2, lower_bound, bleu4, seeds_needed):
     if len(points) < seeds_needed:
         missed.append(f"{len(points)} of {seeds_needed} seeds")
     if d < dist2:
-        missed.append(f"mean Dist-2 {d:.2f}x < {dist2}x")
+        missed.append(f"mean Dist-2 {d:.3f}x < {dist2}x")
     low = min(r["dist-2"]["low"] for _, r in points)
     if low < lower_bound:
         missed.append(f"a lower bound {low:.3f}x < {lower_bound}x")
     if b < bleu4:
-        missed.append(f"mean BLEU-4 {b:.2f}x < {bleu4}x")
+        missed.append(f"mean BLEU-4 {b:.3f}x < {bleu4}x")
     return d, b, missed
 
 
