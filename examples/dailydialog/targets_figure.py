@@ -61,25 +61,25 @@ def main(argv=None):
     parser.add_argument("--bleu4", type=float, default=0.95, help="target of the mean BLEU-4 ratio (default 0.95)")
     parser.add_argument("--seeds-needed", type=int, default=3, help="seeds the mean is taken over (default 3)")
     args = parser.parse_args(argv)
-    series = load_series(args.seeds)
+    series = [(label, points, verdict(points, args.dist2, args.lower_bound, args.bleu4, args.seeds_needed))
+              for label, points in load_series(args.seeds)]
 
     print("| system | seed | dist-2 ratio [95%] | bleu-4 ratio [95%] |\n|---|---|---|---|")
-    verdicts = []
-    for label, points in series:
+    for label, points, (d, b, _) in series:
         for seed, r in points:
             cells = [f"{r[k]['ratio']:.2f} [{r[k]['low']:.2f}, {r[k]['high']:.2f}]" for k in ("dist-2", "bleu-4")]
             print(f"| {label} | {seed} | " + " | ".join(cells) + " |")
-        d, b, missed = verdict(points, args.dist2, args.lower_bound, args.bleu4, args.seeds_needed)
         print(f"| {label} | mean ({len(points)}) | {d:.2f} | {b:.2f} |")
-        verdicts.append(f"{label}: " + ("meets the targets" if not missed else "not met: " + "; ".join(missed)))
-    print("\n" + "\n".join(verdicts))
+    print()
+    for label, _, (_, _, missed) in series:
+        print(f"{label}: " + ("meets the targets" if not missed else "not met: " + "; ".join(missed)))
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    for i, (label, points) in enumerate(series):
+    for i, (label, points, (d, b, _)) in enumerate(series):
         color = f"C{i}"
         for seed, r in points:
             x, y = r["bleu-4"], r["dist-2"]
@@ -87,7 +87,6 @@ def main(argv=None):
                         yerr=[[y["ratio"] - y["low"]], [y["high"] - y["ratio"]]], fmt="o", color=color, ms=4,
                         lw=0.8, label=label if seed == points[0][0] else None)
             ax.annotate(f"s{seed}", (x["ratio"], y["ratio"]), fontsize=7, textcoords="offset points", xytext=(4, 3))
-        d, b, _ = verdict(points, args.dist2, args.lower_bound, args.bleu4, args.seeds_needed)
         ax.plot(b, d, marker="D", ms=10, mfc="none", color=color)
     top = max(ax.get_ylim()[1], args.dist2 * 1.1)
     right = max(ax.get_xlim()[1], 1.05)
