@@ -110,8 +110,25 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     assert flag(peak, "--nd-gamma") == "9113"  # 1.3 x 7,010 updates, rounded down
 
 
+def test_teacher_epochs_name_the_teacher_and_its_students(tmp_path):
+    commands = printed_trainings(tmp_path, SYSTEMS="standard nd nd-teacher-bottom", TEACHER_EPOCHS="10",
+                                 STUDENT_EPOCHS="10", SEED="2")
+    assert set(commands) == {"standard-long-seed2", "teacher-ep10", "teacher-bottom-ep10",
+                             "nd-teacher10-ep10-seed2", "nd-teacher-bottom-teacher10-ep10-seed2"}
+    for teacher in ("teacher-ep10", "teacher-bottom-ep10"):
+        assert flag(commands[teacher], "--max-epoch") == "10" and flag(commands[teacher], "--seed") == "1"
+    student = commands["nd-teacher10-ep10-seed2"]
+    assert flag(student, "--teacher-path") == str(tmp_path / "work" / "teacher-ep10" / "checkpoint_best.pt")
+    assert flag(student, "--max-epoch") == "10" and flag(student, "--nd-gamma") == str(10 * 800)
+    bottom = commands["nd-teacher-bottom-teacher10-ep10-seed2"]
+    assert flag(bottom, "--teacher-path") == str(tmp_path / "work" / "teacher-bottom-ep10" / "checkpoint_best.pt")
+    # the recipe's teacher keeps its name and 4 epochs when TEACHER_EPOCHS is not given
+    assert flag(printed_trainings(tmp_path, SYSTEMS="nd")["teacher"], "--max-epoch") == "4"
+
+
 @pytest.mark.parametrize("env, message", [
     ({"SEED": "0"}, "error: SEED must be a positive integer, got '0'"),
+    ({"TEACHER_EPOCHS": "4.5"}, "error: TEACHER_EPOCHS must be a positive integer, got '4.5'"),
     ({"STUDENT_EPOCHS": "x"}, "error: STUDENT_EPOCHS must be a positive integer, got 'x'"),
     ({"SPLIT": "train"}, "error: SPLIT must be test or valid, got 'train'"),
     ({"DECODINGS": "greedy topp5"}, "error: DECODINGS: unknown decoding 'topp5'"),

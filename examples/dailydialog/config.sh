@@ -5,7 +5,8 @@
 # and NT (refine_*), the CVAE's KL annealing (cvae_anneal, updates), and for cpu and gpu the
 # long Standard run (long_epochs, long_patience) and the updates of one epoch (epoch_updates).
 # $seed (run.sh's SEED, default 1) seeds training; $STUDENT_EPOCHS (cpu and gpu) replaces the
-# students' epochs, and gamma follows it (gamma_per_epoch x the epochs: 1.14 x the run's updates).
+# students' epochs, and gamma follows it (gamma_per_epoch x the epochs: 1.14 x the run's updates);
+# $TEACHER_EPOCHS (cpu and gpu) replaces the teachers' 4 epochs.
 #
 # The ND schedule of cpu and gpu comes from STUDY.md: alpha's peak (lambda/4 = 1) lies just
 # after the run's end (gamma = 1.14 x the run's updates), so alpha rises to 0.87 at the end.
@@ -25,7 +26,7 @@ case $config in
            --dropout 0.1 --attention-dropout 0.1 --activation-dropout 0.1)
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.001 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 2048 --clip-norm 1.0)
-    teacher_epochs=4; student_epochs=${STUDENT_EPOCHS:-3}; epoch_updates=701; gamma_per_epoch=800
+    teacher_epochs=${TEACHER_EPOCHS:-4}; student_epochs=${STUDENT_EPOCHS:-3}; epoch_updates=701; gamma_per_epoch=800
     nd=(--nd-lambda 4 --nd-gamma $((gamma_per_epoch * student_epochs)) --nd-temperature 1)
     average=5; save_every=150
     # validations come every save_every updates and at each epoch's end (~5.7 an epoch): 11 ~ 2 epochs
@@ -41,7 +42,7 @@ case $config in
     optim=(--optimizer adam --adam-betas '(0.9,0.98)' --lr 0.0007 --lr-scheduler inverse_sqrt
            --warmup-updates 400 --max-tokens 4096 --clip-norm 1.0 --fp16)
     # ~350 updates an epoch, 5 epochs ~1,750 updates: gamma = 1.14 x that, as in cpu
-    teacher_epochs=4; student_epochs=${STUDENT_EPOCHS:-5}; epoch_updates=350; gamma_per_epoch=400
+    teacher_epochs=${TEACHER_EPOCHS:-4}; student_epochs=${STUDENT_EPOCHS:-5}; epoch_updates=350; gamma_per_epoch=400
     nd=(--nd-lambda 4 --nd-gamma $((gamma_per_epoch * student_epochs)) --nd-temperature 1)
     average=5; save_every=125  # the cpu rule scaled: 5 checkpoints over the last ~36% of the run
     long_epochs=15; long_patience=8  # ~3.8 validations an epoch

@@ -37,6 +37,9 @@
 # does not depend on the run's length, so that is the E-epoch run); a long run not finished yet is
 # trained up to epoch E only, and SYSTEMS=standard-long later goes on from there to its end (its
 # patience counted afresh from there: fairseq does not keep the count in its checkpoints).
+# TEACHER_EPOCHS=E (cpu, gpu) trains the teachers for E epochs instead of 4 (teacher-ep<E>,
+# teacher-bottom-ep<E>), and the names of their students gain -teacher<E> (nd-teacher10-ep10); the
+# schedule is inverse_sqrt, so a 4-epoch teacher's save dir copied to teacher-ep<E> goes on from there.
 # SPLIT=valid decodes the validation set (greedy) into RESULTS_DIR/valid/ instead of the test set.
 # DECODINGS (default: config.sh's, greedy on valid) picks the decodings, any of greedy, beam5,
 # topp9 (nucleus sampling, p = 0.9, one sample a query, seeded with SEED) and topp9-seed<K> (the
@@ -65,6 +68,10 @@ seed=${SEED:-1}
   echo "error: STUDENT_EPOCHS must be a positive integer, got '$STUDENT_EPOCHS'" >&2; exit 2; }
 [ -z "${STUDENT_EPOCHS:-}" ] || [ "$config" != paper ] || {
   echo "error: STUDENT_EPOCHS is for cpu and gpu; the paper configuration takes PAPER_EPOCHS" >&2; exit 2; }
+[[ ${TEACHER_EPOCHS:-1} =~ ^[1-9][0-9]*$ ]] || {
+  echo "error: TEACHER_EPOCHS must be a positive integer, got '$TEACHER_EPOCHS'" >&2; exit 2; }
+[ -z "${TEACHER_EPOCHS:-}" ] || [ "$config" != paper ] || {
+  echo "error: TEACHER_EPOCHS is for cpu and gpu; the paper configuration takes PAPER_EPOCHS" >&2; exit 2; }
 split=${SPLIT:-test}
 [[ $split == test || $split == valid ]] || { echo "error: SPLIT must be test or valid, got '$split'" >&2; exit 2; }
 source "$here/config.sh"
@@ -76,8 +83,14 @@ for decoding in "${decodings[@]}"; do
 done
 ep_suffix=""; [ -z "${STUDENT_EPOCHS:-}" ] || ep_suffix="-ep$student_epochs"
 seed_suffix=""; [ "$seed" = 1 ] || seed_suffix="-seed$seed"
+teacher_suffix=""; [ -z "${TEACHER_EPOCHS:-}" ] || teacher_suffix="-teacher$teacher_epochs"
 name_of() {  # name_of SYSTEM: its name in WORK_DIR, outputs/ and results.json
-  case $1 in teacher*) echo "$1" ;; standard-long) echo "$1$seed_suffix" ;; *) echo "$1$ep_suffix$seed_suffix" ;; esac
+  case $1 in
+    teacher*) echo "$1${teacher_suffix/#-teacher/-ep}" ;;
+    standard-long) echo "$1$seed_suffix" ;;
+    nd*) echo "$1$teacher_suffix$ep_suffix$seed_suffix" ;;  # the students of a teacher
+    *) echo "$1$ep_suffix$seed_suffix" ;;
+  esac
 }
 [[ " ${systems[*]} " != *" standard-long "* || -z ${STUDENT_EPOCHS:-} ]] || {
   echo "error: standard-long takes no STUDENT_EPOCHS (it stops by itself; SYSTEMS=standard STUDENT_EPOCHS=E decodes its epoch E)" >&2
