@@ -36,7 +36,7 @@ def test_run_sh_refuses_an_unknown_system_before_any_work(tmp_path):
 RUN_SH_SYSTEMS = ["teacher", "standard", "nd", "nd-wo-pred", "nd-wo-att", "nd-wo-hid", "nd-fixed-alpha", "nd-hard",
                   "nd-random", "teacher-bottom", "nd-teacher-bottom", "face", "face-count-eos", "adalabel", "cvae",
                   "ul", "nt", "standard-refined", "nd-token", "nd-token-wo-pred", "nd-token-wo-att",
-                  "nd-token-wo-hid", "standard-long", "ul-logdiff", "nd-risefall", "nd-peak130"]
+                  "nd-token-wo-hid", "standard-long", "adalabel-long", "ul-logdiff", "nd-risefall", "nd-peak130"]
 
 
 @pytest.mark.parametrize("config", ["cpu", "gpu", "paper"])
@@ -46,7 +46,7 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
     from fairseq import options
 
     # no epochs to count in the paper configuration
-    scaled_to_the_run = ("standard-long", "nd-risefall", "nd-peak130")
+    scaled_to_the_run = ("standard-long", "adalabel-long", "nd-risefall", "nd-peak130")
     systems = [s for s in RUN_SH_SYSTEMS if config != "paper" or s not in scaled_to_the_run]
     out = bash("examples/dailydialog/run.sh", str(tmp_path), config, str(tmp_path / "work"),
                env={**os.environ, "SYSTEMS": " ".join(systems), "PRINT_TRAINING": "1"})
@@ -58,7 +58,7 @@ def test_every_run_sh_training_is_one_fairseq_train_accepts(config, tmp_path):
         assert cmd[0] == "fairseq-train"
         args = options.parse_args_and_arch(options.get_training_parser(), cmd[1:])
         assert args.task == "negative_distillation"
-        system = os.path.basename(args.save_dir)
+        system = os.path.basename(args.save_dir).removesuffix("-long")
         assert args.arch.startswith({"adalabel": "transformer_adalabel", "cvae": "transformer_cvae"}.get(
             system, "transformer_nd")), system
     assert not (tmp_path / "work").exists()
@@ -81,10 +81,10 @@ def flag(cmd, name):
 
 def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     commands = printed_trainings(tmp_path, SYSTEMS="standard nd adalabel", SEED="2", STUDENT_EPOCHS="6")
-    # Standard's 6 epochs are the long run's, trained once per seed; the teacher keeps seed 1
-    assert set(commands) == {"standard-long-seed2", "teacher", "nd-ep6-seed2", "adalabel-ep6-seed2"}
+    # Standard's and AdaLabel's 6 epochs are their long runs', trained once per seed; the teacher keeps seed 1
+    assert set(commands) == {"standard-long-seed2", "teacher", "nd-ep6-seed2", "adalabel-long-seed2"}
     assert flag(commands["teacher"], "--seed") == "1" and flag(commands["teacher"], "--max-epoch") == "4"
-    for name in ("standard-long-seed2", "nd-ep6-seed2", "adalabel-ep6-seed2"):
+    for name in ("standard-long-seed2", "nd-ep6-seed2", "adalabel-long-seed2"):
         assert flag(commands[name], "--seed") == "2"
     assert flag(commands["nd-ep6-seed2"], "--max-epoch") == "6"
     assert flag(commands["nd-ep6-seed2"], "--nd-gamma") == str(6 * 800)  # 1.14 x 6 epochs of 701 updates
@@ -96,6 +96,14 @@ def test_seed_and_student_epochs_name_the_systems_and_set_their_flags(tmp_path):
     assert upto[upto.index("--max-epoch") + 2:] == long[long.index("--max-epoch") + 2:]
     assert flag(long, "--best-checkpoint-metric") == "nll_loss"
     assert "--keep-interval-updates" not in long and flag(long, "--patience") == "11"
+    # AdaLabel's long run: its own model and loss, the same stopping rule and checkpoints
+    ada_upto = commands["adalabel-long-seed2"]
+    ada_long = printed_trainings(tmp_path, SYSTEMS="adalabel-long", SEED="2")["adalabel-long-seed2"]
+    assert flag(ada_upto, "--max-epoch") == "6" and flag(ada_long, "--max-epoch") == "15"
+    assert flag(ada_long, "--criterion") == "adalabel" and flag(ada_long, "--arch").startswith("transformer_adalabel")
+    for same in ("--patience", "--best-checkpoint-metric", "--save-interval-updates", "--lr-scheduler"):
+        assert flag(ada_long, same) == flag(long, same)
+    assert "--keep-interval-updates" not in ada_long
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "standard-long-seed2.done").touch()
     finished = printed_trainings(tmp_path, SYSTEMS="standard", SEED="2", STUDENT_EPOCHS="6")["standard-long-seed2"]
@@ -133,6 +141,7 @@ def test_teacher_epochs_name_the_teacher_and_its_students(tmp_path):
     ({"SPLIT": "train"}, "error: SPLIT must be test or valid, got 'train'"),
     ({"DECODINGS": "greedy topp5"}, "error: DECODINGS: unknown decoding 'topp5'"),
     ({"SYSTEMS": "standard-long", "STUDENT_EPOCHS": "4"}, "error: standard-long takes no STUDENT_EPOCHS"),
+    ({"SYSTEMS": "nd adalabel-long", "STUDENT_EPOCHS": "4"}, "error: adalabel-long takes no STUDENT_EPOCHS"),
     ({"SYSTEMS": "nd nd-peak1.3"}, "error: SYSTEMS: 'nd-peak1.3': nd-peak takes a percentage of the run's updates"),
 ])
 def test_run_sh_refuses_bad_switches_before_any_work(tmp_path, env, message):

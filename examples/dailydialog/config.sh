@@ -3,7 +3,8 @@
 # shared flags), smoothing (the criteria's label smoothing), nd, teacher_epochs, student_epochs,
 # gen_batch, decodings, the students' checkpoint rule (average, save_every), the refinement of UL
 # and NT (refine_*), the CVAE's KL annealing (cvae_anneal, updates), and for cpu and gpu the
-# long Standard run (long_epochs, long_patience) and the updates of one epoch (epoch_updates).
+# long Standard and AdaLabel runs (long_epochs, long_patience) and the updates of one epoch
+# (epoch_updates).
 # $seed (run.sh's SEED, default 1) seeds training; $STUDENT_EPOCHS (cpu and gpu) replaces the
 # students' epochs, and gamma follows it (gamma_per_epoch x the epochs: 1.14 x the run's updates);
 # $TEACHER_EPOCHS (cpu and gpu) replaces the teachers' 4 epochs.

@@ -29,14 +29,16 @@
 #   nd-token nd-token-wo-pred|att|hid     ND (and its Table 5 rows) with --nd-feature-norm token
 #   standard-long                         Standard until validation NLL has not improved for ~2 epochs
 #                                         (at most long_epochs), every update checkpoint kept
+#   adalabel-long                         the same for AdaLabel
 # SEED=N (default 1) seeds training and decoding of every system but the teachers (which stay
 # seed 1); the names of its systems end in -seed<N> (nd-seed2, ...) for N != 1. STUDENT_EPOCHS=E
 # (cpu, gpu) trains the students for E epochs instead of 3 (cpu) or 5 (gpu), ND's gamma scaled
-# with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> is
-# not trained on its own but is standard-long's average at the end of epoch E (inverse_sqrt
-# does not depend on the run's length, so that is the E-epoch run); a long run not finished yet is
-# trained up to epoch E only, and SYSTEMS=standard-long later goes on from there to its end (its
-# patience counted afresh from there: fairseq does not keep the count in its checkpoints).
+# with it, and their names gain -ep<E> (nd-ep6; nd-ep3 is nd trained again); standard-ep<E> and
+# adalabel-ep<E> are not trained on their own but are standard-long's and adalabel-long's average
+# at the end of epoch E (inverse_sqrt does not depend on the run's length, and neither does either
+# loss, so that is the E-epoch run); a long run not finished yet is trained up to epoch E only, and
+# SYSTEMS=standard-long (adalabel-long) later goes on from there to its end (its patience counted
+# afresh from there: fairseq does not keep the count in its checkpoints).
 # TEACHER_EPOCHS=E (cpu, gpu) trains the teachers for E epochs instead of 4 (teacher-ep<E>,
 # teacher-bottom-ep<E>), and the names of their students gain -teacher<E> (nd-teacher10-ep10); the
 # schedule is inverse_sqrt, so a 4-epoch teacher's save dir copied to teacher-ep<E> goes on from there.
@@ -87,14 +89,16 @@ teacher_suffix=""; [ -z "${TEACHER_EPOCHS:-}" ] || teacher_suffix="-teacher$teac
 name_of() {  # name_of SYSTEM: its name in WORK_DIR, outputs/ and results.json
   case $1 in
     teacher*) echo "$1${teacher_suffix/#-teacher/-ep}" ;;
-    standard-long) echo "$1$seed_suffix" ;;
+    *-long) echo "$1$seed_suffix" ;;
     nd*) echo "$1$teacher_suffix$ep_suffix$seed_suffix" ;;  # the students of a teacher
     *) echo "$1$ep_suffix$seed_suffix" ;;
   esac
 }
-[[ " ${systems[*]} " != *" standard-long "* || -z ${STUDENT_EPOCHS:-} ]] || {
-  echo "error: standard-long takes no STUDENT_EPOCHS (it stops by itself; SYSTEMS=standard STUDENT_EPOCHS=E decodes its epoch E)" >&2
-  exit 2; }
+for system in "${systems[@]}"; do
+  [[ $system != *-long || -z ${STUDENT_EPOCHS:-} ]] || {
+    echo "error: $system takes no STUDENT_EPOCHS (it stops by itself; SYSTEMS=${system%-long} STUDENT_EPOCHS=E decodes its epoch E)" >&2
+    exit 2; }
+done
 python=$(bash "$root/examples/setup_env.sh")
 export PATH="$(dirname "$python"):$PATH" PYTHONWARNINGS=ignore
 user_dir="$root/nd_fairseq"
@@ -139,11 +143,12 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
       args=("${keep[@]}" --criterion label_smoothed_cross_entropy "${smoothing[@]}")
       # with STUDENT_EPOCHS=E, the long run's average at the end of epoch E
       [ -z "${STUDENT_EPOCHS:-}" ] || long_of=standard-long ;;
-    standard-long)
-      [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: standard-long is for cpu and gpu" >&2; exit 2; }
+    standard-long|adalabel-long)
+      [ "$epoch_updates" -gt 0 ] || { echo "error: SYSTEMS: $1 is for cpu and gpu" >&2; exit 2; }
       bin=bin; epochs=$long_epochs
-      args=(--save-interval-updates "$save_every" --criterion label_smoothed_cross_entropy "${smoothing[@]}"
-            --patience "$long_patience" --best-checkpoint-metric nll_loss) ;;
+      args=(--save-interval-updates "$save_every" --patience "$long_patience" --best-checkpoint-metric nll_loss)
+      if [ "$1" = standard-long ]; then args+=(--criterion label_smoothed_cross_entropy "${smoothing[@]}")
+      else base=("${common[@]/#transformer_nd/transformer_adalabel}"); args+=(--criterion adalabel); fi ;;
     nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom|nd-token|nd-token-wo-pred|\
     nd-token-wo-att|nd-token-wo-hid|nd-risefall|nd-peak*)
       bin=bin; epochs=$student_epochs; teacher_of=teacher
@@ -168,7 +173,8 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
       [ "$1" = face ] || args+=(--face-count-eos) ;;
     adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
-      args=("${keep[@]}" --criterion adalabel) ;;
+      args=("${keep[@]}" --criterion adalabel)
+      [ -z "${STUDENT_EPOCHS:-}" ] || long_of=adalabel-long ;;
     cvae)
       bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_cvae}")
       args=("${keep[@]}" --criterion cvae "${smoothing[@]}" --cvae-kl-anneal-updates "$cvae_anneal") ;;
@@ -220,7 +226,7 @@ ready() {  # ready SYSTEM [EPOCHS]: trained (after what it needs) and, for a stu
   # a long run not yet at its end is trained up to epoch EPOCHS only; run to its end later, it goes on from there
   if [ -n "${2:-}" ] && [ ! -f "$work/$name.done" ]; then epochs=$2; step_name=$name-upto-ep$2; fi
   step "$step_name" train "$name" "$work/data/$bin" "$epochs" "${base[@]}" "${from[@]}" "${args[@]}"
-  if [[ $1 != teacher* && $1 != standard-long ]] && [ "$average" -gt 0 ]; then
+  if [[ $1 != teacher* && $1 != *-long ]] && [ "$average" -gt 0 ]; then
     step "average-$name" python -m nd_fairseq.average_checkpoints --inputs "$work/$name" \
       --num-update-checkpoints "$average" --output "$(model_path "$1")"
   fi
@@ -246,7 +252,7 @@ decode() {  # decode SYSTEM DECODING: the split, one response a line in its orde
 }
 prefix=decode; [ "$split" = test ] || prefix=decode-$split
 for system in "${systems[@]}"; do
-  [ "$system" != standard-long ] || continue  # its rows are standard-ep<E> (STUDENT_EPOCHS=E SYSTEMS=standard)
+  [[ $system != *-long ]] || continue  # its rows are standard-ep<E> (STUDENT_EPOCHS=E SYSTEMS=standard), ...
   for decoding in "${decodings[@]}"; do
     step "$prefix-$(name_of "$system")-$decoding" decode "$system" "$decoding"
   done
