@@ -132,6 +132,8 @@ keep=()  # the students' last checkpoints, for the average decoded (config.sh)
 [ "$average" -gt 0 ] && keep=(--save-interval-updates "$save_every" --keep-interval-updates "$average")
 refine=()
 [ "$refine_every" -gt 0 ] && refine=(--save-interval-updates "$refine_every" --keep-interval-updates "$average")
+# AdaLabel's model: the same with the auxiliary decoder (transformer_nd[_tiny] -> transformer_adalabel[_tiny])
+adalabel_model=("${common[@]/#transformer_nd/transformer_adalabel}")
 recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags of config.sh),
   # teacher_of (the system that teaches it) and refines (the system it starts from), if any
   teacher_of=""; refines=""; long_of=""; base=("${common[@]}")
@@ -148,7 +150,7 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
       bin=bin; epochs=$long_epochs
       args=(--save-interval-updates "$save_every" --patience "$long_patience" --best-checkpoint-metric nll_loss)
       if [ "$1" = standard-long ]; then args+=(--criterion label_smoothed_cross_entropy "${smoothing[@]}")
-      else base=("${common[@]/#transformer_nd/transformer_adalabel}"); args+=(--criterion adalabel); fi ;;
+      else base=("${adalabel_model[@]}"); args+=(--criterion adalabel); fi ;;
     nd|nd-wo-pred|nd-wo-att|nd-wo-hid|nd-fixed-alpha|nd-hard|nd-random|nd-teacher-bottom|nd-token|nd-token-wo-pred|\
     nd-token-wo-att|nd-token-wo-hid|nd-risefall|nd-peak*)
       bin=bin; epochs=$student_epochs; teacher_of=teacher
@@ -171,8 +173,8 @@ recipe() {  # recipe SYSTEM: sets bin, epochs, args (without the fairseq flags o
     face|face-count-eos)  # no smoothing, as its reference
       bin=bin; epochs=$student_epochs; args=("${keep[@]}" --criterion face)
       [ "$1" = face ] || args+=(--face-count-eos) ;;
-    adalabel)  # the same model with the auxiliary decoder: transformer_nd[_tiny] -> transformer_adalabel[_tiny]
-      bin=bin; epochs=$student_epochs; base=("${common[@]/#transformer_nd/transformer_adalabel}")
+    adalabel)
+      bin=bin; epochs=$student_epochs; base=("${adalabel_model[@]}")
       args=("${keep[@]}" --criterion adalabel)
       [ -z "${STUDENT_EPOCHS:-}" ] || long_of=adalabel-long ;;
     cvae)
