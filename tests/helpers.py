@@ -1,4 +1,5 @@
 """Small helpers for the tests: dummy dialogue data, the real fairseq CLIs, tiny models."""
+import importlib.util
 import os
 import random
 import subprocess
@@ -13,6 +14,15 @@ USER_DIR = os.path.dirname(nd_fairseq.__file__)
 # where the fairseq-* console scripts are: this Python's bin folder unless ND_FAIRSEQ_BIN says
 BIN = os.environ.get("ND_FAIRSEQ_BIN", os.path.dirname(sys.executable))
 GENERIC = ["i don't know .", "ok .", "yes , sure .", "thank you ."]
+
+
+def load_script(path):
+    """A script of examples/ as a module, to test its functions (examples/ is no package)."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_pairs(dirname, sizes=(("train", 300), ("valid", 40), ("test", 37)), seed=0, words=60):

@@ -1,5 +1,4 @@
 """preprocess/: pair building, source entropy, D_N selection, bad input."""
-import importlib.util
 import math
 import os
 import subprocess
@@ -10,18 +9,12 @@ import pytest
 from preprocess.dailydialog_pairs import normalise_turn
 from preprocess.source_entropy import ngram_source_entropy, source_entropy, top_indices
 
+from .helpers import load_script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SHARED = os.path.join(ROOT, "..", "shared", "data", "dailydialog")
 ANALYSIS = os.path.join(ROOT, "examples", "dailydialog", "analysis", "compare_with_authors.py")
-
-
-def analysis():
-    """examples/dailydialog/analysis/compare_with_authors.py as a module (examples/ is no package)."""
-    spec = importlib.util.spec_from_file_location("compare_with_authors", ANALYSIS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def script(name, *args):
@@ -167,7 +160,7 @@ def test_reproduces_the_authors_valid_and_test_pairs(tmp_path):
 
 
 def test_specificity_is_mean_nidf_by_hand():
-    specificity_function = analysis().specificity_function
+    specificity_function = load_script(ANALYSIS).specificity_function
 
     # three responses: idf(a) = log 3/3 = 0, idf(b) = log 3/2, idf(c) = log 3 (max); NIDF = idf / log 3
     specificity = specificity_function(["a b", "a b c", "a"])
