@@ -1,11 +1,14 @@
 """--task negative_distillation: teacher loading, clear errors, complete batches."""
+import logging
 import re
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
 import torch
 
+from nd_fairseq.provenance import PACKAGE_DIR, code_version
 from nd_fairseq.teacher import StudentError, TeacherError
 
 from .helpers import TINY_TRAIN, USER_DIR, cli, first_batch, preprocess, setup, train_teacher, write_pairs
@@ -221,6 +224,26 @@ def test_student_with_nan_outputs_stops_before_the_first_update(databin, teacher
     assert last.startswith("FloatingPointError: negative_distillation: the student's loss is NaN/inf on this batch "
                            "(update 0, alpha=0.5; batch sums loss_mle=nan"), last
     assert not (tmp_path / "student" / "checkpoint_last.pt").exists()
+
+
+def test_the_log_names_the_code_version_and_the_thread_count(databin, caplog, tmp_path):
+    """A run is redone bit for bit only with the same code and thread count: the task logs both."""
+    with caplog.at_level(logging.INFO):
+        setup(databin, "--task", "negative_distillation", "--criterion", "label_smoothed_cross_entropy")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("run provenance: ")]
+    assert len(lines) == 1
+    assert lines[0].endswith(f", torch {torch.__version__}, intra-op threads {torch.get_num_threads()}")
+    version = code_version()
+    if version is None:
+        assert "nd_fairseq (not a git checkout)" in lines[0]
+    else:  # the version names this checkout's HEAD
+        assert f"nd_fairseq {version}, " in lines[0]
+
+        def commit(rev):
+            return subprocess.run(["git", "-C", PACKAGE_DIR, "rev-parse", f"{rev}^{{commit}}"],
+                                  capture_output=True, text=True, check=True).stdout
+        assert commit(version.removesuffix("-dirty")) == commit("HEAD")
+    assert code_version(str(tmp_path)) is None
 
 
 def test_the_run_is_told_where_alphas_peak_lies(databin, teacher_ckpt, tmp_path):

@@ -27,6 +27,7 @@ from omegaconf import II
 
 from ..errors import ConfigError
 from ..negative_responses import GreedyResponses, NegativeResponses, RandomResponses
+from ..provenance import provenance
 from ..teacher import TeacherError, decoder_shape, load_teacher
 from .criterion_state import CriterionStateMixin
 from .exact_batching import ExactBatchingMixin
@@ -89,6 +90,7 @@ class NegativeDistillationTask(CriterionStateMixin, ExactBatchingMixin, Translat
         for path in (cfg.data or "").split(os.pathsep):
             if path and not os.path.isdir(path):
                 raise ConfigError(f"data directory not found: {path}")
+        logger.info(f"run provenance: {provenance()}")
         return super().setup_task(cfg, **kwargs)
 
     def build_model(self, cfg, from_checkpoint=False):
