@@ -12,6 +12,8 @@ import sys
 
 import torch
 
+import nd_fairseq  # noqa: F401 (allows the one non-tensor class fairseq's checkpoints hold, as torch.load needs)
+
 
 def weight_differences(a, b):
     """(names of the tensors that differ, largest absolute difference) of two state dicts."""
@@ -33,8 +35,8 @@ def main(argv=None):
     models = []
     for path in (args.a, args.b):
         try:
-            models.append(torch.load(path, map_location="cpu", weights_only=False)["model"])
-        except (OSError, KeyError, RuntimeError) as error:
+            models.append(torch.load(path, map_location="cpu")["model"])
+        except (OSError, KeyError, RuntimeError, EOFError) as error:
             sys.exit(f"error: {path}: not a readable fairseq checkpoint ({error})")
     try:
         differ, largest = weight_differences(*models)
